@@ -1,0 +1,169 @@
+//! The connection record: identity, state, read buffer, outbound queue, the options the
+//! client sent in CONNECT, its subscriptions and its counters.
+//!
+//! A connection never leaves the shard that accepted it. It lives in the shard's slab;
+//! its [`ConnId`] (slab index + generation) travels in io `user_data` and in subscription
+//! records, so anything that refers to a closed connection is recognised and dropped.
+
+pub mod outbound;
+pub mod read_buffer;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::time::Instant;
+
+use crate::proto::connect::ClientOptions;
+use crate::proto::parser::Parser;
+use crate::subject::sublist::Sublist;
+
+pub use outbound::Outbound;
+pub use read_buffer::ReadBuffer;
+
+/// A shard-local connection id: slab index plus the generation of that slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId {
+    /// Index in the shard's slab.
+    pub index: u32,
+    /// Bumped each time the slot is reused (24 bits used, see `io::GENERATION_MASK`).
+    pub generation: u32,
+}
+
+/// Where a connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnState {
+    /// Accepted and INFO sent; CONNECT not yet received (ops are still accepted, as
+    /// nats-server does when no auth is configured).
+    AwaitingConnect,
+    /// CONNECT processed.
+    Ready,
+    /// Being closed: no more input is processed. With `flush`, pending output (an
+    /// `-ERR`) is sent first; without, the socket is shut down at once.
+    Closing {
+        /// Send what is queued before shutting the socket down.
+        flush: bool,
+    },
+}
+
+/// One subscription, shared between the connection's sid map and the shard's Sublist.
+#[derive(Debug)]
+pub struct Subscription {
+    /// The connection that owns it.
+    pub conn: ConnId,
+    /// The client's subscription id, echoed in MSG.
+    pub sid: Box<[u8]>,
+    /// The subject pattern.
+    pub subject: Box<[u8]>,
+    /// The queue group, if any.
+    pub queue: Option<Box<[u8]>>,
+    /// Auto-unsubscribe after this many deliveries (`UNSUB sid max`); 0 = never.
+    pub deliveries_max: std::cell::Cell<u64>,
+    /// Messages delivered so far.
+    pub delivered: std::cell::Cell<u64>,
+}
+
+/// A handle to a subscription compared by identity, as the Sublist stores it.
+#[derive(Clone, Debug)]
+pub struct SubRef(pub Rc<Subscription>);
+
+impl PartialEq for SubRef {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// The shard's local subscription table.
+pub type LocalSublist = Sublist<SubRef>;
+
+/// Per-connection message counters, as `/connz` reports them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConnStats {
+    /// Messages published by this client.
+    pub in_msgs: u64,
+    /// Payload bytes published by this client.
+    pub in_bytes: u64,
+    /// Messages delivered to this client.
+    pub out_msgs: u64,
+    /// Payload bytes delivered to this client.
+    pub out_bytes: u64,
+}
+
+/// One client connection.
+pub struct Conn {
+    /// This slot's id (index + generation).
+    pub id: ConnId,
+    /// The socket; owned, closed by the shard once no operation is in flight.
+    pub fd: RawFd,
+    /// The process-wide client id (`cid`), from a global counter.
+    pub cid: u64,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// Life-cycle state.
+    pub state: ConnState,
+    /// Received bytes not yet parsed.
+    pub read: ReadBuffer,
+    /// True while a receive is in flight (its buffer must not move).
+    pub recv_in_flight: bool,
+    /// True while reading is paused for backpressure or a subscribe barrier.
+    pub recv_paused: bool,
+    /// Bytes waiting to be sent, and the send in flight.
+    pub out: Outbound,
+    /// Resumable protocol parser state.
+    pub parser: Parser,
+    /// What the client said in CONNECT (nats-server defaults before it).
+    pub options: ClientOptions,
+    /// Subscriptions by sid.
+    pub subs: HashMap<Box<[u8]>, Rc<Subscription>>,
+    /// PINGs sent by the server and not yet answered.
+    pub pings_outstanding: u32,
+    /// Whether a PONG answered one of our PINGs yet (nats-server's RTT measurement:
+    /// until then, the ping timer pings even an active client).
+    pub rtt_measured: bool,
+    /// When the client last sent us anything (for the ping timer).
+    pub last_activity: Instant,
+    /// When the ping timer next fires for this connection.
+    pub next_ping: Instant,
+    /// Whether the first PONG has been sent (the second INFO follows it, protocol 1).
+    pub first_pong_sent: bool,
+    /// Output held back, in order, until the subscribe barrier passes: replies and
+    /// deliveries queued after a SUB/UNSUB that changed the shard's interest.
+    pub held_output: Vec<u8>,
+    /// The interest sequence the held output waits for; 0 when not waiting.
+    pub barrier_seq: u64,
+    /// Listed in the shard's dirty list this turn (each connection at most once).
+    pub dirty: bool,
+    /// Message counters.
+    pub stats: ConnStats,
+    /// When the connection was accepted.
+    pub started: Instant,
+    /// Why it was closed, once known (nats-server's ClosedState text).
+    pub close_reason: Option<&'static str>,
+}
+
+impl Conn {
+    /// True when the connection may still process input and accept deliveries.
+    pub fn is_open(&self) -> bool {
+        !matches!(self.state, ConnState::Closing { .. })
+    }
+
+    /// Where output goes now: the held buffer while waiting at the subscribe barrier,
+    /// else the outbound queue.
+    pub fn output(&mut self) -> &mut Vec<u8> {
+        if self.barrier_seq > 0 {
+            &mut self.held_output
+        } else {
+            self.out.pending_mut()
+        }
+    }
+
+    /// Bytes queued for this client, held or pending (compared to `max_pending`).
+    pub fn pending_bytes(&self) -> usize {
+        self.out.pending_bytes() + self.held_output.len()
+    }
+
+    /// True once no io is in flight, so the socket and buffers may be released.
+    pub fn is_quiescent(&self) -> bool {
+        !self.recv_in_flight && !self.out.send_in_flight()
+    }
+}

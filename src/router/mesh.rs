@@ -1,0 +1,151 @@
+//! The mesh: one SPSC ring per ordered pair of shards, one doorbell eventfd per shard,
+//! and the per-peer outbox that batches a turn's messages and never drops one.
+//!
+//! A producer commits its batch at the end of a loop turn and rings the peer's doorbell
+//! only when the ring went from empty to non-empty. When a ring is full the message
+//! waits in the outbox's overflow queue (FIFO after everything already queued, so order
+//! holds); the shard stops reading publishers while an overflow is above its bound.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+
+use super::ring::{self, Consumer, Producer};
+use super::ShardMsg;
+
+/// Ring slots per ordered shard pair. At ~100 bytes a message this is a few MiB of
+/// buffering per pair, enough to absorb a loop turn of a fast publisher.
+pub const RING_SLOTS: usize = 16 * 1024;
+/// Messages waiting in one outbox's overflow before the shard stops reading its
+/// publishers (backpressure at the source).
+pub const OVERFLOW_MESSAGES_MAX: usize = 64 * 1024;
+
+/// A shard's doorbell: an eventfd its loop watches; peers write to wake it.
+#[derive(Debug)]
+pub struct Doorbell {
+    /// The eventfd.
+    fd: OwnedFd,
+}
+
+impl Doorbell {
+    /// Creates a non-blocking eventfd.
+    pub fn new() -> io::Result<Self> {
+        // SAFETY: plain syscall; the result is checked before use.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor nobody else owns.
+        Ok(Self {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Wakes the owning shard.
+    pub fn ring(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our eventfd. EAGAIN (counter at its
+        // maximum) means a wake-up is already pending, which is all we need.
+        unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+
+    /// The descriptor, for the backend to watch.
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Messages from this shard to one peer.
+pub struct Outbox {
+    /// The ring to the peer.
+    producer: Producer<ShardMsg>,
+    /// Messages that did not fit in the ring, oldest first.
+    overflow: VecDeque<ShardMsg>,
+    /// The peer's doorbell.
+    doorbell: Arc<Doorbell>,
+    /// Items pushed since the last commit.
+    uncommitted: bool,
+}
+
+impl Outbox {
+    /// Queues a message for the peer; it becomes visible at [`Outbox::flush`].
+    pub fn send(&mut self, message: ShardMsg) {
+        if !self.overflow.is_empty() {
+            self.overflow.push_back(message);
+            return;
+        }
+        match self.producer.push(message) {
+            Ok(()) => self.uncommitted = true,
+            Err(message) => self.overflow.push_back(message),
+        }
+    }
+
+    /// Moves overflow into the ring as room allows, publishes the batch and rings the
+    /// peer's doorbell if it may be asleep.
+    pub fn flush(&mut self) {
+        while let Some(message) = self.overflow.pop_front() {
+            match self.producer.push(message) {
+                Ok(()) => self.uncommitted = true,
+                Err(message) => {
+                    self.overflow.push_front(message);
+                    break;
+                }
+            }
+        }
+        if self.uncommitted {
+            self.uncommitted = false;
+            if self.producer.commit() {
+                self.doorbell.ring();
+            }
+        }
+    }
+
+    /// Messages waiting outside the ring.
+    pub fn overflow_len(&self) -> usize {
+        self.overflow.len()
+    }
+}
+
+/// One shard's ends of the mesh.
+pub struct ShardLinks {
+    /// This shard's index.
+    pub shard: usize,
+    /// This shard's doorbell (peers ring it).
+    pub doorbell: Arc<Doorbell>,
+    /// Outboxes indexed by peer shard; `None` at our own index.
+    pub outboxes: Vec<Option<Outbox>>,
+    /// Inbound rings indexed by peer shard; `None` at our own index.
+    pub inboxes: Vec<Option<Consumer<ShardMsg>>>,
+}
+
+/// Builds the full mesh for `shards` shards.
+pub fn build(shards: usize) -> io::Result<Vec<ShardLinks>> {
+    let doorbells: Vec<Arc<Doorbell>> = (0..shards)
+        .map(|_| Doorbell::new().map(Arc::new))
+        .collect::<io::Result<_>>()?;
+    let mut links: Vec<ShardLinks> = (0..shards)
+        .map(|shard| ShardLinks {
+            shard,
+            doorbell: doorbells[shard].clone(),
+            outboxes: (0..shards).map(|_| None).collect(),
+            inboxes: (0..shards).map(|_| None).collect(),
+        })
+        .collect();
+    for from in 0..shards {
+        for to in 0..shards {
+            if from == to {
+                continue;
+            }
+            let (producer, consumer) = ring::channel(RING_SLOTS);
+            links[from].outboxes[to] = Some(Outbox {
+                producer,
+                overflow: VecDeque::new(),
+                doorbell: doorbells[to].clone(),
+                uncommitted: false,
+            });
+            links[to].inboxes[from] = Some(consumer);
+        }
+    }
+    Ok(links)
+}

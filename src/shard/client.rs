@@ -1,0 +1,443 @@
+//! Client ops: what a shard does with each op a connection sends.
+//!
+//! The connection's read buffer is taken out of the record while its ops are handled,
+//! so ops can borrow the received bytes (zero-copy) while deliveries mutate other
+//! connections in the slab.
+
+use std::rc::Rc;
+
+use super::Shard;
+use crate::conn::{ConnId, ConnState, SubRef, Subscription};
+use crate::io::Backend;
+use crate::proto::connect::apply_connect;
+use crate::proto::errors::{self, close_reason};
+use crate::proto::parser::{Op, Step};
+use crate::router::ShardMsg;
+use crate::subject::validate;
+
+/// What handling one op asks of the input loop.
+enum Next {
+    /// Go on with the next op.
+    Continue,
+    /// The connection is closing: stop processing its input.
+    Stop,
+}
+
+impl<B: Backend> Shard<B> {
+    /// Parses and handles every complete op in a connection's read buffer.
+    pub(super) fn process_input(&mut self, id: ConnId) {
+        let Some(conn) = self.conn_mut(id) else {
+            return;
+        };
+        let mut read = conn.read.take();
+        while let Some(conn) = self.conn_mut(id).filter(|conn| conn.is_open()) {
+            match conn.parser.parse(read.unparsed()) {
+                Step::Op { op, consumed } => {
+                    let next = self.handle_op(id, op);
+                    read.consume(consumed);
+                    if matches!(next, Next::Stop) {
+                        break;
+                    }
+                }
+                Step::NeedMore => break,
+                Step::Error(error) => {
+                    match error.err_text() {
+                        Some(text) if error.closes_connection() => {
+                            self.close_with_error(id, text, error.close_reason())
+                        }
+                        Some(text) => {
+                            self.reply_err(id, text);
+                            continue;
+                        }
+                        None => self.close(id, error.close_reason(), false),
+                    }
+                    break;
+                }
+            }
+        }
+        if let Some(conn) = self.conn_mut(id) {
+            conn.read.restore(read);
+        }
+    }
+
+    fn handle_op(&mut self, id: ConnId, op: Op<'_>) -> Next {
+        crate::trace!(
+            "cid:{} - <<- {:?}",
+            self.conns[id.index as usize].cid,
+            TraceOp(&op)
+        );
+        match op {
+            Op::Connect { json } => self.handle_connect(id, json),
+            Op::Ping => {
+                self.handle_ping(id);
+                Next::Continue
+            }
+            Op::Pong => {
+                let conn = &mut self.conns[id.index as usize];
+                conn.pings_outstanding = 0;
+                conn.rtt_measured = true;
+                Next::Continue
+            }
+            Op::Pub {
+                subject,
+                reply,
+                payload,
+            } => self.handle_pub(id, subject, reply, None, payload),
+            Op::HPub {
+                subject,
+                reply,
+                headers,
+                payload,
+            } => {
+                if !self.conns[id.index as usize].options.headers {
+                    // nats-server closes silently when a client that did not announce
+                    // headers sends HPUB.
+                    self.close(id, close_reason::PROTOCOL_VIOLATION, false);
+                    return Next::Stop;
+                }
+                self.handle_pub(id, subject, reply, Some(headers), payload)
+            }
+            Op::Sub {
+                subject,
+                queue,
+                sid,
+            } => {
+                self.handle_sub(id, subject, queue, sid);
+                Next::Continue
+            }
+            Op::Unsub { sid, max } => {
+                self.handle_unsub(id, sid, max);
+                Next::Continue
+            }
+            // nats-server ignores `+OK` and INFO from a client; `-ERR` closes silently.
+            Op::Ok | Op::Info { .. } => Next::Continue,
+            Op::Err { .. } => {
+                self.close(id, close_reason::PARSE_ERROR, false);
+                Next::Stop
+            }
+        }
+    }
+
+    fn handle_connect(&mut self, id: ConnId, json: &[u8]) -> Next {
+        let conn = &mut self.conns[id.index as usize];
+        match apply_connect(&mut conn.options, json) {
+            Ok(()) => {
+                conn.state = ConnState::Ready;
+                let headers = conn.options.headers;
+                conn.parser.set_headers_supported(headers);
+                let verbose = conn.options.verbose;
+                crate::debug!(
+                    "{} - cid:{} - Client connection established (name {:?}, lang {:?}, version {:?})",
+                    conn.peer,
+                    conn.cid,
+                    conn.options.name,
+                    conn.options.lang,
+                    conn.options.version
+                );
+                if verbose {
+                    self.reply(id, b"+OK\r\n");
+                }
+                Next::Continue
+            }
+            Err(rejected) => {
+                match rejected.err_text {
+                    Some(text) => self.close_with_error(id, text, rejected.close_reason),
+                    None => self.close(id, rejected.close_reason, false),
+                }
+                Next::Stop
+            }
+        }
+    }
+
+    fn handle_ping(&mut self, id: ConnId) {
+        self.reply(id, b"PONG\r\n");
+        let shared = self.shared.clone();
+        let conn = &mut self.conns[id.index as usize];
+        // nats-server pushes the second INFO after the first PONG that follows CONNECT.
+        if !conn.first_pong_sent && conn.state == ConnState::Ready {
+            conn.first_pong_sent = true;
+            if conn.options.protocol >= 1 {
+                let (cid, ip) = (conn.cid, conn.peer.ip());
+                let mut info = Vec::with_capacity(512);
+                shared.info.encode(&mut info, cid, ip, true);
+                self.reply(id, &info);
+            }
+        }
+    }
+
+    fn handle_pub(
+        &mut self,
+        id: ConnId,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> Next {
+        let conn = &mut self.conns[id.index as usize];
+        let (pedantic, verbose) = (conn.options.pedantic, conn.options.verbose);
+        let size = (payload.len() + headers.map_or(0, <[u8]>::len)) as u64;
+        conn.stats.in_msgs += 1;
+        conn.stats.in_bytes += size;
+        self.turn_stats.in_msgs += 1;
+        self.turn_stats.in_bytes += size;
+        if pedantic && !validate::is_valid_literal_subject(subject) {
+            // nats-server answers the error and still routes the message (observed).
+            self.reply_err(id, errors::INVALID_PUBLISH_SUBJECT);
+        }
+        // nats-server queues the +OK before the message reaches the publisher's own
+        // subscriptions (observed: `+OK` precedes the echoed MSG).
+        if verbose {
+            self.reply(id, b"+OK\r\n");
+        }
+        self.publish(id, subject, reply, headers, payload);
+        if self
+            .conns
+            .get(id.index as usize)
+            .is_some_and(|conn| conn.is_open())
+        {
+            Next::Continue
+        } else {
+            Next::Stop
+        }
+    }
+
+    fn handle_sub(&mut self, id: ConnId, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        let subscriptions_max = self.shared.config.subscriptions_max as usize;
+        let tokens_max = self.shared.config.subscription_tokens_max as usize;
+        let conn = &mut self.conns[id.index as usize];
+        let verbose = conn.options.verbose;
+        if !validate::is_valid_subject(subject) {
+            self.reply_err(id, errors::INVALID_SUBJECT);
+            return;
+        }
+        if queue == Some(validate::RESERVED_QUEUE_NAME) {
+            // nats-server reserves `_sys_` and answers with a permissions violation.
+            let text = format!(
+                "Permissions Violation for Subscription to {} using queue {}",
+                errors::go_quote(subject),
+                errors::go_quote(validate::RESERVED_QUEUE_NAME)
+            );
+            self.reply_err(id, &text);
+            return;
+        }
+        if tokens_max > 0 && validate::token_count(subject) > tokens_max {
+            self.reply_err(id, errors::INVALID_SUBJECT);
+            return;
+        }
+        if subscriptions_max > 0 && conn.subs.len() >= subscriptions_max {
+            self.reply_err(id, errors::MAXIMUM_SUBSCRIPTIONS_EXCEEDED);
+            return;
+        }
+        if !conn.subs.contains_key(sid) {
+            let subscription = Rc::new(Subscription {
+                conn: id,
+                sid: sid.into(),
+                subject: subject.into(),
+                queue: queue.map(Into::into),
+                deliveries_max: Default::default(),
+                delivered: Default::default(),
+            });
+            conn.subs.insert(sid.into(), subscription.clone());
+            let outcome = self.sublist.insert(subject, queue, SubRef(subscription));
+            self.shared.stats[self.id]
+                .subscriptions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some(queue) = queue {
+                let weight = self.queue_weight_change(subject, queue, 1);
+                self.announce_interest(id, subject, Some(queue), weight);
+            } else if outcome.first_for_subject_queue {
+                self.announce_interest(id, subject, None, 1);
+            }
+        }
+        if verbose {
+            self.reply(id, b"+OK\r\n");
+        }
+    }
+
+    fn handle_unsub(&mut self, id: ConnId, sid: &[u8], max: Option<u64>) {
+        let conn = &mut self.conns[id.index as usize];
+        let verbose = conn.options.verbose;
+        if let Some(subscription) = conn.subs.get(sid).cloned() {
+            match max {
+                Some(max) if max > subscription.delivered.get() => {
+                    subscription.deliveries_max.set(max);
+                }
+                _ => self.remove_subscription(&subscription),
+            }
+        }
+        if verbose {
+            self.reply(id, b"+OK\r\n");
+        }
+    }
+
+    /// Removes a subscription from its connection and the Sublist, telling peers when
+    /// the shard's interest changes.
+    pub(super) fn remove_subscription(&mut self, subscription: &Rc<Subscription>) {
+        let id = subscription.conn;
+        if let Some(conn) = self.conn_mut(id) {
+            conn.subs.remove(&subscription.sid);
+        }
+        let queue = subscription.queue.as_deref();
+        let outcome =
+            self.sublist
+                .remove(&subscription.subject, queue, &SubRef(subscription.clone()));
+        if outcome.found {
+            self.shared.stats[self.id]
+                .subscriptions
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            let subject = &subscription.subject;
+            if let Some(queue) = queue {
+                let weight = self.queue_weight_change(subject, queue, -1);
+                self.announce_interest(id, subject, Some(queue), weight);
+            } else if outcome.last_for_subject_queue {
+                self.announce_interest(id, subject, None, 0);
+            }
+        }
+    }
+
+    /// Tells every peer our current weight on (subject, queue), and makes the
+    /// connection that caused the change hold its replies until all peers applied it.
+    fn announce_interest(&mut self, id: ConnId, subject: &[u8], queue: Option<&[u8]>, weight: u32) {
+        if self.peer_acked.len() <= 1 {
+            return;
+        }
+        self.interest_seq += 1;
+        let seq = self.interest_seq;
+        for outbox in self.links.outboxes.iter_mut().flatten() {
+            outbox.send(ShardMsg::Interest {
+                seq,
+                subject: subject.into(),
+                queue: queue.map(Into::into),
+                weight,
+            });
+        }
+        crate::debug!(
+            "shard {} announces interest seq {seq} in {:?} (queue {:?}) weight {weight}",
+            self.id,
+            String::from_utf8_lossy(subject),
+            queue.map(String::from_utf8_lossy)
+        );
+        if let Some(conn) = self.conn_mut(id) {
+            if conn.is_open() {
+                conn.barrier_seq = seq;
+                self.barrier_waiters.push(id);
+            }
+        }
+    }
+
+    /// Adjusts the count of local members of a queue group on a subject; returns the
+    /// new count (the weight peers use to spread the group's messages).
+    fn queue_weight_change(&mut self, subject: &[u8], queue: &[u8], delta: i32) -> u32 {
+        let key = (Box::<[u8]>::from(subject), Box::<[u8]>::from(queue));
+        let weight = self.queue_weights.entry(key.clone()).or_insert(0);
+        *weight = weight.saturating_add_signed(delta);
+        let weight = *weight;
+        if weight == 0 {
+            self.queue_weights.remove(&key);
+        }
+        weight
+    }
+
+    /// The lowest interest sequence every peer has acknowledged.
+    fn barrier_passed(&self, seq: u64) -> bool {
+        self.peer_acked
+            .iter()
+            .enumerate()
+            .all(|(peer, acked)| peer == self.id || *acked >= seq)
+    }
+
+    /// Queues a protocol reply (`+OK`, `PONG`, `-ERR`, INFO), holding it back while the
+    /// connection waits for its subscribe barrier.
+    pub(super) fn reply(&mut self, id: ConnId, bytes: &[u8]) {
+        let conn = &mut self.conns[id.index as usize];
+        conn.output().extend_from_slice(bytes);
+        if conn.barrier_seq == 0 {
+            self.mark_dirty(id);
+        }
+    }
+
+    /// Queues `-ERR '<text>'` without closing.
+    pub(super) fn reply_err(&mut self, id: ConnId, text: &str) {
+        let mut frame = Vec::with_capacity(text.len() + 9);
+        errors::encode_err(&mut frame, text);
+        self.reply(id, &frame);
+    }
+
+    /// Releases the held replies of connections whose barrier has passed.
+    pub(super) fn release_barrier_waiters(&mut self) {
+        let mut waiters = std::mem::take(&mut self.barrier_waiters);
+        waiters.retain(|&id| {
+            let Some(conn) = self.conns.get(id.index as usize).filter(|c| c.id == id) else {
+                return false;
+            };
+            if !self.barrier_passed(conn.barrier_seq) {
+                return true;
+            }
+            let conn = &mut self.conns[id.index as usize];
+            conn.barrier_seq = 0;
+            let held = std::mem::take(&mut conn.held_output);
+            conn.out.queue(&held);
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(id);
+            }
+            false
+        });
+        waiters.append(&mut self.barrier_waiters);
+        self.barrier_waiters = waiters;
+    }
+}
+
+/// Formats an op for trace lines without copying the payload.
+struct TraceOp<'a, 'b>(&'a Op<'b>);
+
+impl std::fmt::Debug for TraceOp<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        match self.0 {
+            Op::Connect { json } => write!(f, "[CONNECT {}]", text(json)),
+            Op::Ping => write!(f, "[PING]"),
+            Op::Pong => write!(f, "[PONG]"),
+            Op::Pub {
+                subject,
+                reply,
+                payload,
+            } => write!(
+                f,
+                "[PUB {} {}{}]",
+                text(subject),
+                reply.map(|r| text(r) + " ").unwrap_or_default(),
+                payload.len()
+            ),
+            Op::HPub {
+                subject,
+                payload,
+                headers,
+                ..
+            } => {
+                write!(
+                    f,
+                    "[HPUB {} {} {}]",
+                    text(subject),
+                    headers.len(),
+                    headers.len() + payload.len()
+                )
+            }
+            Op::Sub {
+                subject,
+                queue,
+                sid,
+            } => write!(
+                f,
+                "[SUB {} {}{}]",
+                text(subject),
+                queue.map(|q| text(q) + " ").unwrap_or_default(),
+                text(sid)
+            ),
+            Op::Unsub { sid, max } => write!(f, "[UNSUB {} {:?}]", text(sid), max),
+            Op::Info { json } => write!(f, "[INFO {}]", text(json)),
+            Op::Ok => write!(f, "[OK]"),
+            Op::Err { message } => write!(f, "[-ERR {}]", text(message)),
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! The publish path: match local subscribers and deliver to them; match other shards'
+//! interest and hand one envelope to each interested shard; pick one member per queue
+//! group across all shards; answer requests that reach no one with the 503 status.
+
+use std::rc::Rc;
+
+use bumpalo::collections::Vec as ArenaVec;
+
+use super::Shard;
+use crate::conn::{ConnId, SubRef};
+use crate::io::Backend;
+use crate::proto::encode::{encode_delivery, encode_no_responders, Delivery};
+use crate::proto::errors::close_reason;
+use crate::router::interest::RemoteInterest;
+use crate::router::{Envelope, ShardMsg};
+use crate::subject::sublist::QueueGroup;
+
+/// Where one publish goes on one peer shard.
+struct PeerDestination<'arena> {
+    /// The peer shard.
+    shard: usize,
+    /// Its plain subscribers want it.
+    plain: bool,
+    /// Queue groups whose chosen member lives there.
+    queues: ArenaVec<'arena, &'arena [u8]>,
+}
+
+impl<B: Backend> Shard<B> {
+    /// Routes one message published by `publisher` on this shard.
+    pub(super) fn publish(
+        &mut self,
+        publisher: ConnId,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) {
+        let echo = self.conns[publisher.index as usize].options.echo;
+        let message = Delivery {
+            subject,
+            sid: b"",
+            reply,
+            headers,
+            payload,
+        };
+        let local = self.sublist.matches(subject);
+        let mut delivered = 0usize;
+        for sub in &local.plain {
+            if echo || sub.0.conn != publisher {
+                delivered += usize::from(self.deliver_local(sub, &message));
+            }
+        }
+        let remote = if self.interest.is_empty() {
+            None
+        } else {
+            Some(self.interest.matches(subject))
+        };
+        let arena = std::mem::take(&mut self.arena);
+        let mut destinations: ArenaVec<'_, PeerDestination<'_>> = ArenaVec::new_in(&arena);
+        if let Some(remote) = &remote {
+            for interest in &remote.plain {
+                destination(&mut destinations, &arena, interest.shard).plain = true;
+            }
+        }
+        for group in &local.queues {
+            let remote_group = remote
+                .as_ref()
+                .and_then(|r| find_group(&r.queues, &group.name));
+            if let Some(member) = self.pick_local_member(group, publisher, echo) {
+                delivered += usize::from(self.deliver_local(&member, &message));
+            } else if let Some(shard) = remote_group.and_then(|g| self.pick_remote(g)) {
+                let name = arena.alloc_slice_copy(&group.name);
+                destination(&mut destinations, &arena, shard)
+                    .queues
+                    .push(name);
+            }
+        }
+        if let Some(remote) = &remote {
+            for group in &remote.queues {
+                if find_group(&local.queues, &group.name).is_some() {
+                    continue; // handled above, local members first
+                }
+                if let Some(shard) = self.pick_remote(group) {
+                    let name = arena.alloc_slice_copy(&group.name);
+                    destination(&mut destinations, &arena, shard)
+                        .queues
+                        .push(name);
+                }
+            }
+        }
+        delivered += destinations.len();
+        self.send_envelopes(&destinations, subject, reply, headers, payload);
+        drop(destinations);
+        self.arena = arena;
+        if delivered == 0 {
+            crate::debug!(
+                "shard {}: no interest in {:?}",
+                self.id,
+                String::from_utf8_lossy(subject)
+            );
+            if let Some(reply) = reply {
+                self.answer_no_responders(publisher, subject, reply);
+            }
+        }
+    }
+
+    fn send_envelopes(
+        &mut self,
+        destinations: &[PeerDestination<'_>],
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) {
+        let Some(first) = destinations.first() else {
+            return;
+        };
+        let template = Envelope::new(subject, reply, headers, payload);
+        let mut template = Some(template);
+        for (index, destination) in destinations.iter().enumerate() {
+            let mut envelope = if index + 1 == destinations.len() {
+                template.take().expect("last use of the template")
+            } else {
+                template
+                    .as_ref()
+                    .expect("template kept until last")
+                    .clone_for_peer()
+            };
+            envelope.plain = destination.plain;
+            envelope.queues = destination
+                .queues
+                .iter()
+                .map(|name| Box::from(*name))
+                .collect();
+            if let Some(outbox) = self.links.outboxes[destination.shard].as_mut() {
+                outbox.send(ShardMsg::Deliver(envelope));
+            }
+        }
+        let _ = first;
+    }
+
+    /// Delivers an envelope from another shard to this shard's subscribers.
+    pub(super) fn deliver_envelope(&mut self, envelope: &Envelope) {
+        let message = Delivery {
+            subject: envelope.subject(),
+            sid: b"",
+            reply: envelope.reply(),
+            headers: envelope.headers(),
+            payload: envelope.payload(),
+        };
+        let local = self.sublist.matches(message.subject);
+        if envelope.plain {
+            for sub in &local.plain {
+                self.deliver_local(sub, &message);
+            }
+        }
+        for name in &envelope.queues {
+            let Some(group) = find_group(&local.queues, name) else {
+                continue;
+            };
+            // No echo question here: the publisher lives on another shard.
+            let unknown = ConnId {
+                index: u32::MAX,
+                generation: u32::MAX,
+            };
+            if let Some(member) = self.pick_local_member(group, unknown, true) {
+                self.deliver_local(&member, &message);
+            }
+        }
+    }
+
+    /// Appends one MSG/HMSG to a local subscriber's outbound queue. Returns false when
+    /// the subscriber is gone or past its auto-unsubscribe limit.
+    fn deliver_local(&mut self, sub: &SubRef, message: &Delivery<'_>) -> bool {
+        let subscription = &sub.0;
+        let max = subscription.deliveries_max.get();
+        let delivered = subscription.delivered.get();
+        if max > 0 && delivered >= max {
+            return false;
+        }
+        let pending_max = self.shared.config.pending_bytes_max as usize;
+        let target = subscription.conn;
+        let Some(conn) = self
+            .conns
+            .get_mut(target.index as usize)
+            .filter(|conn| conn.id == target && conn.is_open())
+        else {
+            return false;
+        };
+        subscription.delivered.set(delivered + 1);
+        let delivery = Delivery {
+            sid: &subscription.sid,
+            ..*message
+        };
+        let headers_supported = conn.options.headers;
+        encode_delivery(conn.output(), &delivery, headers_supported);
+        let size = (message.payload.len() + message.headers.map_or(0, <[u8]>::len)) as u64;
+        conn.stats.out_msgs += 1;
+        conn.stats.out_bytes += size;
+        self.turn_stats.out_msgs += 1;
+        self.turn_stats.out_bytes += size;
+        let over = conn.pending_bytes() > pending_max;
+        let id = conn.id;
+        let held = conn.barrier_seq > 0;
+        if over {
+            self.slow_consumer(id, close_reason::SLOW_CONSUMER_PENDING_BYTES);
+            return true;
+        }
+        if !held {
+            self.mark_dirty(id);
+        }
+        if max > 0 && delivered + 1 >= max {
+            self.remove_subscription(&subscription.clone());
+        }
+        true
+    }
+
+    /// Picks a random member of a local queue group, skipping closed connections and,
+    /// without echo, the publisher.
+    fn pick_local_member(
+        &mut self,
+        group: &QueueGroup<SubRef>,
+        publisher: ConnId,
+        echo: bool,
+    ) -> Option<SubRef> {
+        let members = &group.members;
+        if members.is_empty() {
+            return None;
+        }
+        let start = (self.next_random() % members.len() as u64) as usize;
+        (0..members.len())
+            .map(|offset| &members[(start + offset) % members.len()])
+            .find(|member| {
+                let id = member.0.conn;
+                (echo || id != publisher)
+                    && self
+                        .conns
+                        .get(id.index as usize)
+                        .is_some_and(|c| c.id == id && c.is_open())
+            })
+            .cloned()
+    }
+
+    /// Picks a peer shard for a queue group, weighted by its member count there.
+    fn pick_remote(&mut self, group: &QueueGroup<RemoteInterest>) -> Option<usize> {
+        let total: u64 = group
+            .members
+            .iter()
+            .map(|m| u64::from(m.weight.get()))
+            .sum();
+        if total == 0 {
+            return None;
+        }
+        let mut point = self.next_random() % total;
+        for member in &group.members {
+            let weight = u64::from(member.weight.get());
+            if point < weight {
+                return Some(member.shard);
+            }
+            point -= weight;
+        }
+        None
+    }
+
+    /// Sends the 503 no-responders status to a requester that asked for it, through its
+    /// own subscription on the reply subject (nats-server's `sendNoRespondersReply`).
+    fn answer_no_responders(&mut self, publisher: ConnId, subject: &[u8], reply: &[u8]) {
+        let conn = &self.conns[publisher.index as usize];
+        if !conn.options.no_responders || !conn.is_open() {
+            return;
+        }
+        let matched: Rc<_> = self.sublist.matches(reply);
+        let Some(sub) = matched.plain.iter().find(|sub| sub.0.conn == publisher) else {
+            return;
+        };
+        let sid = sub.0.sid.clone();
+        let conn = &mut self.conns[publisher.index as usize];
+        encode_no_responders(conn.output(), reply, &sid, subject);
+        if conn.barrier_seq == 0 {
+            self.mark_dirty(publisher);
+        }
+    }
+
+    /// xorshift64*: cheap, good enough to spread queue-group deliveries.
+    fn next_random(&mut self) -> u64 {
+        let mut x = self.random_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.random_state = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+fn find_group<'a, T>(groups: &'a [QueueGroup<T>], name: &[u8]) -> Option<&'a QueueGroup<T>> {
+    groups.iter().find(|group| &*group.name == name)
+}
+
+/// The destination entry for a shard, created on first use.
+fn destination<'v, 'arena>(
+    destinations: &'v mut ArenaVec<'arena, PeerDestination<'arena>>,
+    arena: &'arena bumpalo::Bump,
+    shard: usize,
+) -> &'v mut PeerDestination<'arena> {
+    let index = match destinations.iter().position(|d| d.shard == shard) {
+        Some(index) => index,
+        None => {
+            destinations.push(PeerDestination {
+                shard,
+                plain: false,
+                queues: ArenaVec::new_in(arena),
+            });
+            destinations.len() - 1
+        }
+    };
+    &mut destinations[index]
+}

@@ -1,0 +1,100 @@
+//! What all shards share: the configuration, the pre-rendered INFO, the process-wide
+//! client-id counter and connection count, the shutdown flag, and per-shard counters.
+//!
+//! Nothing here is touched per message: shards add their counters once per loop turn,
+//! and the atomics that are touched per connection (ids, the connection count) are
+//! touched only at accept and close.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use crate::config::Config;
+use crate::proto::info::InfoTemplate;
+
+/// Counters one shard publishes; each on its own cache line so shards never share one.
+#[derive(Default, Debug)]
+#[repr(align(128))]
+pub struct ShardStats {
+    /// Messages received from clients.
+    pub in_msgs: AtomicU64,
+    /// Payload bytes received from clients.
+    pub in_bytes: AtomicU64,
+    /// Messages delivered to clients.
+    pub out_msgs: AtomicU64,
+    /// Payload bytes delivered to clients.
+    pub out_bytes: AtomicU64,
+    /// Clients closed as slow consumers.
+    pub slow_consumers: AtomicU64,
+    /// Clients closed as stale (ping_max).
+    pub stale_connections: AtomicU64,
+    /// Connections open on this shard now.
+    pub connections: AtomicU64,
+    /// Connections ever accepted by this shard.
+    pub total_connections: AtomicU64,
+    /// Subscriptions on this shard now.
+    pub subscriptions: AtomicU64,
+}
+
+/// Local counters a shard accumulates during a turn and publishes at its end.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct TurnStats {
+    /// See [`ShardStats::in_msgs`].
+    pub in_msgs: u64,
+    /// See [`ShardStats::in_bytes`].
+    pub in_bytes: u64,
+    /// See [`ShardStats::out_msgs`].
+    pub out_msgs: u64,
+    /// See [`ShardStats::out_bytes`].
+    pub out_bytes: u64,
+}
+
+impl ShardStats {
+    /// Adds a turn's counters with relaxed stores (readers only sum them).
+    pub fn publish(&self, turn: &mut TurnStats) {
+        if turn.in_msgs | turn.out_msgs | turn.in_bytes | turn.out_bytes == 0 {
+            return;
+        }
+        self.in_msgs.fetch_add(turn.in_msgs, Ordering::Relaxed);
+        self.in_bytes.fetch_add(turn.in_bytes, Ordering::Relaxed);
+        self.out_msgs.fetch_add(turn.out_msgs, Ordering::Relaxed);
+        self.out_bytes.fetch_add(turn.out_bytes, Ordering::Relaxed);
+        *turn = TurnStats::default();
+    }
+}
+
+/// State shared by every shard of one server.
+pub struct Shared {
+    /// The validated configuration.
+    pub config: Config,
+    /// INFO, rendered once.
+    pub info: InfoTemplate,
+    /// The next client id (`cid`), process-wide like nats-server's.
+    pub next_client_id: AtomicU64,
+    /// Client connections open across all shards (for `max_connections`).
+    pub connections: AtomicU32,
+    /// Set once to stop every shard.
+    pub shutdown: AtomicBool,
+    /// One counter block per shard.
+    pub stats: Vec<ShardStats>,
+}
+
+impl Shared {
+    /// Builds the shared state for `shards` shards.
+    pub fn new(config: Config, info: InfoTemplate, shards: usize) -> Self {
+        Self {
+            config,
+            info,
+            next_client_id: AtomicU64::new(1),
+            connections: AtomicU32::new(0),
+            shutdown: AtomicBool::new(false),
+            stats: (0..shards).map(|_| ShardStats::default()).collect(),
+        }
+    }
+
+    /// Sums one counter over all shards.
+    pub fn total(&self, counter: impl Fn(&ShardStats) -> &AtomicU64) -> u64 {
+        self.stats
+            .iter()
+            .map(|stats| counter(stats).load(Ordering::Relaxed))
+            .sum()
+    }
+}
