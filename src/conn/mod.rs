@@ -46,6 +46,19 @@ pub enum ConnState {
     },
 }
 
+/// The no-responders probe of a connection's current request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ProbeState {
+    /// No probe: a request that reaches no one starts one.
+    #[default]
+    Idle,
+    /// Input is paused until every peer answered the probe with this token.
+    Waiting(u64),
+    /// The peers answered: the next op (the same request, parsed again) is routed
+    /// without probing, and gets the 503 if it still reaches no one.
+    Answered,
+}
+
 /// One subscription, shared between the connection's sid map and the shard's Sublist.
 #[derive(Debug)]
 pub struct Subscription {
@@ -131,6 +144,11 @@ pub struct Conn {
     pub held_output: Vec<u8>,
     /// The interest sequence the held output waits for; 0 when not waiting.
     pub barrier_seq: u64,
+    /// Input processing is paused until in-flight interest changes from other shards
+    /// are applied (a publish that would reach no one waits for them).
+    pub awaiting_interest: bool,
+    /// Where the connection is in a no-responders probe (see `shard::client`).
+    pub probe: ProbeState,
     /// Listed in the shard's dirty list this turn (each connection at most once).
     pub dirty: bool,
     /// Message counters.

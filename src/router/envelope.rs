@@ -121,6 +121,17 @@ pub enum ShardMsg {
         /// Highest interest sequence applied.
         seq: u64,
     },
+    /// "Handle everything you have received, then answer": sent before a request that
+    /// reaches no one gets its no-responders status.
+    Probe {
+        /// Identifies the probe at the sender.
+        token: u64,
+    },
+    /// The answer to [`ShardMsg::Probe`], sent after the peer handled its pending io.
+    ProbeAck {
+        /// The probe's token.
+        token: u64,
+    },
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use std::rc::Rc;
 
 use super::Shard;
-use crate::conn::{ConnId, ConnState, SubRef, Subscription};
+use crate::conn::{ConnId, ConnState, ProbeState, SubRef, Subscription};
 use crate::io::Backend;
 use crate::proto::connect::apply_connect;
 use crate::proto::errors::{self, close_reason};
@@ -21,6 +21,9 @@ enum Next {
     Continue,
     /// The connection is closing: stop processing its input.
     Stop,
+    /// Leave this op unconsumed and pause the connection's input until in-flight
+    /// interest changes are applied; the op is parsed again then.
+    Wait,
 }
 
 impl<B: Backend> Shard<B> {
@@ -32,13 +35,14 @@ impl<B: Backend> Shard<B> {
         let mut read = conn.read.take();
         while let Some(conn) = self.conn_mut(id).filter(|conn| conn.is_open()) {
             match conn.parser.parse(read.unparsed()) {
-                Step::Op { op, consumed } => {
-                    let next = self.handle_op(id, op);
-                    read.consume(consumed);
-                    if matches!(next, Next::Stop) {
+                Step::Op { op, consumed } => match self.handle_op(id, op) {
+                    Next::Continue => read.consume(consumed),
+                    Next::Stop => {
+                        read.consume(consumed);
                         break;
                     }
-                }
+                    Next::Wait => break,
+                },
                 Step::NeedMore => break,
                 Step::Error(error) => {
                     match error.err_text() {
@@ -173,6 +177,23 @@ impl<B: Backend> Shard<B> {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) -> Next {
+        if self.conns[id.index as usize].probe == ProbeState::Answered {
+            self.conns[id.index as usize].probe = ProbeState::Idle;
+        } else if self.reaches_no_one(subject) {
+            if self.interest_in_flight() {
+                // A SUB parsed on another shard before this PUB may not have reached our
+                // interest table yet; nats-server would deliver to it, so wait for it.
+                self.wait_for_interest(id);
+                return Next::Wait;
+            }
+            let options = &self.conns[id.index as usize].options;
+            if reply.is_some() && options.no_responders && self.peer_acked.len() > 1 {
+                // Before answering 503, let every peer handle the io it has already
+                // received: a responder's SUB written before this request is applied.
+                self.start_probe(id);
+                return Next::Wait;
+            }
+        }
         let conn = &mut self.conns[id.index as usize];
         let (pedantic, verbose) = (conn.options.pedantic, conn.options.verbose);
         let size = (payload.len() + headers.map_or(0, <[u8]>::len)) as u64;
@@ -303,6 +324,12 @@ impl<B: Backend> Shard<B> {
         }
         self.interest_seq += 1;
         let seq = self.interest_seq;
+        let shards = self.peer_acked.len();
+        for peer in (0..shards).filter(|&peer| peer != self.id) {
+            self.shared.interest_announced[self.id * shards + peer]
+                .0
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
         for outbox in self.links.outboxes.iter_mut().flatten() {
             outbox.send(ShardMsg::Interest {
                 seq,
@@ -321,6 +348,117 @@ impl<B: Backend> Shard<B> {
             if conn.is_open() {
                 conn.barrier_seq = seq;
                 self.barrier_waiters.push(id);
+            }
+        }
+    }
+
+    /// True when a publish to `subject` would reach no subscriber on any shard.
+    fn reaches_no_one(&mut self, subject: &[u8]) -> bool {
+        self.sublist.matches(subject).is_empty()
+            && (self.interest.is_empty() || self.interest.matches(subject).is_empty())
+    }
+
+    /// Interest changes each peer has announced to this shard so far.
+    fn announced_by_peers(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        let shards = self.peer_acked.len();
+        (0..shards)
+            .filter(move |&peer| peer != self.id)
+            .map(move |peer| {
+                let announced = self.shared.interest_announced[peer * shards + self.id]
+                    .0
+                    .load(std::sync::atomic::Ordering::Acquire);
+                (peer, announced)
+            })
+    }
+
+    /// True while some peer has announced interest changes we have not applied yet;
+    /// raises the resume targets of waiting connections to what is announced now.
+    fn interest_in_flight(&mut self) -> bool {
+        let mut in_flight = false;
+        let announced: Vec<(usize, u64)> = self.announced_by_peers().collect();
+        for (peer, announced) in announced {
+            if announced > self.interest_applied[peer] {
+                in_flight = true;
+                self.interest_wait_targets[peer] = self.interest_wait_targets[peer].max(announced);
+            }
+        }
+        in_flight
+    }
+
+    /// Pauses a connection's input until in-flight interest changes are applied.
+    fn wait_for_interest(&mut self, id: ConnId) {
+        crate::debug!("shard {}: input waits for interest in flight", self.id);
+        self.conns[id.index as usize].awaiting_interest = true;
+        self.interest_waiters.push(id);
+    }
+
+    /// Pauses a connection's input and asks every peer to answer once it has handled
+    /// the io it already received.
+    fn start_probe(&mut self, id: ConnId) {
+        let token = self.next_probe_token;
+        self.next_probe_token += 1;
+        let mut peers = 0;
+        for outbox in self.links.outboxes.iter_mut().flatten() {
+            outbox.send(ShardMsg::Probe { token });
+            peers += 1;
+        }
+        self.probes.push((token, id, peers));
+        let conn = &mut self.conns[id.index as usize];
+        conn.probe = ProbeState::Waiting(token);
+        conn.awaiting_interest = true;
+    }
+
+    /// Counts a peer's answer; when all answered, the paused request is routed again.
+    pub(super) fn probe_answered(&mut self, token: u64) {
+        let Some(index) = self.probes.iter().position(|(t, _, _)| *t == token) else {
+            return;
+        };
+        self.probes[index].2 -= 1;
+        if self.probes[index].2 > 0 {
+            return;
+        }
+        let (_, id, _) = self.probes.swap_remove(index);
+        let Some(conn) = self.conn_mut(id) else {
+            return;
+        };
+        if conn.probe != ProbeState::Waiting(token) {
+            return;
+        }
+        conn.probe = ProbeState::Answered;
+        conn.awaiting_interest = false;
+        self.process_input(id);
+        if !self.conn_mut(id).is_some_and(|conn| conn.awaiting_interest) {
+            self.arm_recv(id);
+        }
+    }
+
+    /// Resumes connections whose input waited for interest changes, once every change
+    /// announced when they started waiting has been applied.
+    pub(super) fn resume_interest_waiters(&mut self) {
+        if self.interest_waiters.is_empty() {
+            return;
+        }
+        let reached = self
+            .interest_wait_targets
+            .iter()
+            .zip(&self.interest_applied)
+            .all(|(target, applied)| applied >= target);
+        if !reached {
+            return;
+        }
+        crate::debug!(
+            "shard {}: resuming {} waiting connection(s)",
+            self.id,
+            self.interest_waiters.len()
+        );
+        for id in std::mem::take(&mut self.interest_waiters) {
+            let Some(conn) = self.conn_mut(id) else {
+                continue;
+            };
+            conn.awaiting_interest = false;
+            self.process_input(id);
+            if !self.conn_mut(id).is_some_and(|conn| conn.awaiting_interest) {
+                self.arm_recv(id);
             }
         }
     }

@@ -83,6 +83,17 @@ pub struct Shard<B: Backend> {
     peer_acked: Vec<u64>,
     /// Highest interest sequence received from each peer this turn, to acknowledge.
     acks_owed: Vec<u64>,
+    /// Interest changes applied from each peer (compared with
+    /// `Shared::interest_announced`).
+    interest_applied: Vec<u64>,
+    /// Per peer, the interest-change count waiting connections need applied.
+    interest_wait_targets: Vec<u64>,
+    /// Connections whose input waits for in-flight interest changes.
+    interest_waiters: Vec<ConnId>,
+    /// Outstanding no-responders probes: token, connection, answers still missing.
+    probes: Vec<(u64, ConnId, usize)>,
+    /// The next probe token.
+    next_probe_token: u64,
     /// Connections holding replies until the barrier passes.
     barrier_waiters: Vec<ConnId>,
     /// Per-turn scratch (publish destinations), reset every turn.
@@ -129,6 +140,11 @@ impl<B: Backend> Shard<B> {
             interest_seq: 0,
             peer_acked: vec![0; peers],
             acks_owed: vec![0; peers],
+            interest_applied: vec![0; peers],
+            interest_wait_targets: vec![0; peers],
+            interest_waiters: Vec::new(),
+            probes: Vec::new(),
+            next_probe_token: 1,
             barrier_waiters: Vec::new(),
             arena: Bump::with_capacity(64 * 1024),
             turn_stats: TurnStats::default(),
@@ -155,6 +171,7 @@ impl<B: Backend> Shard<B> {
             }
             self.completions = completions;
             self.drain_inbound();
+            self.resume_interest_waiters();
             self.flush();
             let now = Instant::now();
             if now >= self.next_housekeeping {
@@ -175,7 +192,7 @@ impl<B: Backend> Shard<B> {
             .iter_mut()
             .flatten()
             .any(|inbox| !inbox.is_empty_for_sleep());
-        if inbound_waiting || !self.closing.is_empty() {
+        if inbound_waiting || !self.closing.is_empty() || !self.interest_waiters.is_empty() {
             return Duration::ZERO;
         }
         self.next_housekeeping
@@ -287,6 +304,8 @@ impl<B: Backend> Shard<B> {
             first_pong_sent: false,
             held_output: Vec::new(),
             barrier_seq: 0,
+            awaiting_interest: false,
+            probe: Default::default(),
             dirty: false,
             stats: Default::default(),
             started: now,
@@ -338,6 +357,9 @@ impl<B: Backend> Shard<B> {
         conn.read.filled(completion.result as usize);
         conn.last_activity = Instant::now();
         self.process_input(id);
+        if self.conn_mut(id).is_some_and(|conn| conn.awaiting_interest) {
+            return; // re-armed once the input is processed (resume_interest_waiters)
+        }
         if self.backpressured() {
             if let Some(conn) = self.conn_mut(id) {
                 conn.recv_paused = true;
@@ -454,8 +476,15 @@ impl<B: Backend> Shard<B> {
                 );
                 self.interest
                     .apply(peer, &subject, queue.as_deref(), weight);
+                self.interest_applied[peer] += 1;
                 self.acks_owed[peer] = self.acks_owed[peer].max(seq);
             }
+            ShardMsg::Probe { token } => {
+                if let Some(outbox) = self.links.outboxes[peer].as_mut() {
+                    outbox.send(ShardMsg::ProbeAck { token });
+                }
+            }
+            ShardMsg::ProbeAck { token } => self.probe_answered(token),
             ShardMsg::InterestAck { seq } => {
                 crate::debug!("shard {} got ack {seq} from shard {peer}", self.id);
                 self.peer_acked[peer] = self.peer_acked[peer].max(seq);

@@ -61,6 +61,11 @@ impl ShardStats {
     }
 }
 
+/// A counter alone on its cache line (written by one shard, read by another).
+#[derive(Default, Debug)]
+#[repr(align(128))]
+pub struct PaddedCounter(pub AtomicU64);
+
 /// State shared by every shard of one server.
 pub struct Shared {
     /// The validated configuration.
@@ -75,6 +80,10 @@ pub struct Shared {
     pub shutdown: AtomicBool,
     /// One counter block per shard.
     pub stats: Vec<ShardStats>,
+    /// Interest changes announced, per ordered pair (`from * shards + to`), counted when
+    /// the SUB/UNSUB is parsed, before the message enters the ring. A shard that sees
+    /// more announced than it has applied knows an interest change is in flight.
+    pub interest_announced: Vec<PaddedCounter>,
 }
 
 impl Shared {
@@ -87,6 +96,9 @@ impl Shared {
             connections: AtomicU32::new(0),
             shutdown: AtomicBool::new(false),
             stats: (0..shards).map(|_| ShardStats::default()).collect(),
+            interest_announced: (0..shards * shards)
+                .map(|_| PaddedCounter::default())
+                .collect(),
         }
     }
 
