@@ -149,3 +149,77 @@ pub fn build(shards: usize) -> io::Result<Vec<ShardLinks>> {
     }
     Ok(links)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::Envelope;
+
+    fn message(n: u32) -> ShardMsg {
+        ShardMsg::Deliver(Envelope::new(b"s", None, None, &n.to_be_bytes()))
+    }
+
+    fn number(message: ShardMsg) -> u32 {
+        match message {
+            ShardMsg::Deliver(envelope) => {
+                u32::from_be_bytes(envelope.payload().try_into().unwrap())
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_ring_overflows_in_order_and_nothing_is_lost() {
+        let mut links = build(2).unwrap();
+        let mut inbox = links[1].inboxes[0].take().unwrap();
+        let outbox = links[0].outboxes[1].as_mut().unwrap();
+        let total = (RING_SLOTS * 3) as u32;
+        for n in 0..total {
+            outbox.send(message(n));
+        }
+        assert_eq!(
+            outbox.overflow_len(),
+            total as usize - RING_SLOTS,
+            "ring full, rest queued"
+        );
+        let mut received = Vec::new();
+        while received.len() < total as usize {
+            outbox.flush();
+            inbox.drain(usize::MAX, |m| received.push(number(m)));
+        }
+        assert_eq!(outbox.overflow_len(), 0);
+        assert!(
+            received.iter().copied().eq(0..total),
+            "FIFO across ring and overflow"
+        );
+    }
+
+    #[test]
+    fn flush_rings_the_doorbell_only_when_the_ring_was_empty() {
+        let mut links = build(2).unwrap();
+        let doorbell = links[1].doorbell.clone();
+        let mut inbox = links[1].inboxes[0].take().unwrap();
+        let outbox = links[0].outboxes[1].as_mut().unwrap();
+        let counter = |bell: &Doorbell| {
+            let mut value = 0u64;
+            // SAFETY: reads the 8-byte counter of our non-blocking eventfd into a u64.
+            let n = unsafe { libc::read(bell.raw_fd(), (&mut value as *mut u64).cast(), 8) };
+            if n == 8 {
+                value
+            } else {
+                0
+            }
+        };
+        outbox.send(message(1));
+        outbox.flush();
+        assert_eq!(counter(&doorbell), 1, "empty -> non-empty rings");
+        outbox.send(message(2));
+        outbox.flush();
+        assert_eq!(counter(&doorbell), 0, "still non-empty: no second ring");
+        inbox.drain(usize::MAX, |_| {});
+        assert!(inbox.is_empty_for_sleep());
+        outbox.send(message(3));
+        outbox.flush();
+        assert_eq!(counter(&doorbell), 1, "drained, then new work rings again");
+    }
+}
