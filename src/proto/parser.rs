@@ -1359,6 +1359,11 @@ pub(crate) mod wire_cases {
     ];
 }
 
+/// The socket-level wire table shared with the black-box and differential tests.
+#[cfg(test)]
+#[path = "../../tests/wire_cases/table.rs"]
+mod shared_wire_cases;
+
 #[cfg(test)]
 mod tests {
     use super::wire_cases::{WireEnd, WIRE_CASES, WIRE_CASE_LIMITS};
@@ -1408,6 +1413,39 @@ mod tests {
             Op::Info { json } => format!("INFO {}", text(json)),
             Op::Ok => "+OK".to_string(),
             Op::Err { message } => format!("-ERR {}", text(message)),
+        }
+    }
+
+    /// The shared socket table (the one the black-box and differential tests run):
+    /// every case parses the same whole, split at every byte offset and byte by byte,
+    /// and a case that keeps its connection open is fully parsed, ending in its PING.
+    #[test]
+    fn shared_wire_table_parses_the_same_however_it_is_split() {
+        use super::shared_wire_cases::WIRE_CASES as SOCKET_CASES;
+        let limits = ParserLimits::default();
+        assert!(SOCKET_CASES.len() >= 50, "the shared table is included");
+        for case in SOCKET_CASES {
+            let whole = run(limits, [case.input]);
+            for offset in 1..case.input.len() {
+                let (first, second) = case.input.split_at(offset);
+                assert_eq!(
+                    run(limits, [first, second]),
+                    whole,
+                    "{} split at {offset}",
+                    case.name
+                );
+            }
+            let bytes = case.input.chunks(1);
+            assert_eq!(run(limits, bytes), whole, "{} byte by byte", case.name);
+            if !case.closes {
+                assert_eq!(whole.end, WireEnd::Open, "{}", case.name);
+                assert_eq!(
+                    whole.ops.last().map(String::as_str),
+                    Some("PING"),
+                    "{}",
+                    case.name
+                );
+            }
         }
     }
 
