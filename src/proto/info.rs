@@ -37,6 +37,17 @@ pub struct ServerIdentity {
     pub xkey: String,
 }
 
+/// Which INFO a client gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InfoKind {
+    /// The first line on a new connection.
+    Greeting,
+    /// The async INFO after the first PONG that follows CONNECT (protocol 1 clients).
+    AfterConnect,
+    /// The async INFO announcing lame-duck mode (`"ldm":true`).
+    LameDuck,
+}
+
 /// The pre-rendered pieces of INFO.
 #[derive(Clone, Debug)]
 pub struct InfoTemplate {
@@ -78,17 +89,21 @@ impl InfoTemplate {
         Self { prefix, suffix }
     }
 
-    /// Appends the INFO line for one client. `connect_info` marks the second INFO that
-    /// follows the first PONG.
-    pub fn encode(&self, out: &mut Vec<u8>, client_id: u64, client_ip: IpAddr, connect_info: bool) {
+    /// Appends the INFO line of `kind` for one client.
+    pub fn encode(&self, out: &mut Vec<u8>, client_id: u64, client_ip: IpAddr, kind: InfoKind) {
         use std::io::Write;
         out.extend_from_slice(self.prefix.as_bytes());
         let _ = write!(
             out,
             "\"client_id\":{client_id},\"client_ip\":\"{client_ip}\","
         );
-        if connect_info {
-            out.extend_from_slice(b"\"connect_info\":true,\"remote_account\":\"$G\",");
+        match kind {
+            InfoKind::Greeting => {}
+            // `ldm` sits before `connect_info` in nats-server's Info struct.
+            InfoKind::LameDuck => out.extend_from_slice(b"\"ldm\":true,"),
+            InfoKind::AfterConnect => {
+                out.extend_from_slice(b"\"connect_info\":true,\"remote_account\":\"$G\",")
+            }
         }
         out.extend_from_slice(self.suffix.as_bytes());
     }
@@ -110,7 +125,7 @@ mod tests {
             xkey: "XKEY".into(),
         };
         let mut out = Vec::new();
-        InfoTemplate::new(&identity).encode(&mut out, 5, "127.0.0.1".parse().unwrap(), true);
+        InfoTemplate::new(&identity).encode(&mut out, 5, "127.0.0.1".parse().unwrap(), InfoKind::AfterConnect);
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("INFO {\"server_id\":\"NID\",\"server_name\":\"NID\",\"version\":\"2.15.1\",\"proto\":1,"));
         assert!(text.contains(",\"host\":\"0.0.0.0\",\"port\":4222,\"headers\":true,\"max_payload\":1048576,\"client_id\":5,\"client_ip\":\"127.0.0.1\",\"connect_info\":true,\"remote_account\":\"$G\",\"api_lvl\":5,"));

@@ -11,6 +11,7 @@ use crate::conn::{ConnId, ConnState, ProbeState, SubRef, Subscription};
 use crate::io::Backend;
 use crate::proto::connect::apply_connect;
 use crate::proto::errors::{self, close_reason};
+use crate::proto::info::InfoKind;
 use crate::proto::parser::{Op, Step};
 use crate::router::ShardMsg;
 use crate::subject::validate;
@@ -163,7 +164,7 @@ impl<B: Backend> Shard<B> {
             if conn.options.protocol >= 1 {
                 let (cid, ip) = (conn.cid, conn.peer.ip());
                 let mut info = Vec::with_capacity(512);
-                shared.info.encode(&mut info, cid, ip, true);
+                shared.info.encode(&mut info, cid, ip, InfoKind::AfterConnect);
                 self.reply(id, &info);
             }
         }
@@ -223,8 +224,8 @@ impl<B: Backend> Shard<B> {
     }
 
     fn handle_sub(&mut self, id: ConnId, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
-        let subscriptions_max = self.shared.config.subscriptions_max as usize;
-        let tokens_max = self.shared.config.subscription_tokens_max as usize;
+        let subscriptions_max = self.config.subscriptions_max as usize;
+        let tokens_max = self.config.subscription_tokens_max as usize;
         let conn = &mut self.conns[id.index as usize];
         let verbose = conn.options.verbose;
         if !validate::is_valid_subject(subject) {

@@ -11,6 +11,7 @@
 
 mod client;
 mod close;
+mod control;
 mod publish;
 pub mod shared;
 mod timers;
@@ -26,12 +27,14 @@ use slab::Slab;
 
 use crate::conn::{Conn, ConnId, ConnState, LocalSublist, Outbound, ReadBuffer};
 use crate::io::{Backend, Completion, OpKind, GENERATION_MASK};
+use crate::config::Config;
 use crate::proto::connect::ClientOptions;
+use crate::proto::info::InfoKind;
 use crate::proto::parser::{Parser, ParserLimits};
 use crate::router::interest::InterestTable;
 use crate::router::mesh::{ShardLinks, OVERFLOW_MESSAGES_MAX};
 use crate::router::ShardMsg;
-use shared::{Shared, TurnStats};
+use shared::{ControlMsg, Shared, TurnStats};
 
 /// (subject, queue group) of local queue subscriptions.
 type QueueKey = (Box<[u8]>, Box<[u8]>);
@@ -69,6 +72,14 @@ pub struct Shard<B: Backend> {
     links: ShardLinks,
     /// Server-wide shared state.
     shared: Arc<Shared>,
+    /// The configuration in force (replaced on reload).
+    config: Arc<Config>,
+    /// Orders from the control plane.
+    control: std::sync::mpsc::Receiver<ControlMsg>,
+    /// Whether the listener still accepts (false in lame-duck mode).
+    accepting: bool,
+    /// Lame-duck schedule, once entered.
+    lame_duck: Option<control::LameDuckSchedule>,
     /// Completions reaped this turn.
     completions: Vec<Completion>,
     /// Connections with output queued this turn (each at most once: `Conn::dirty`).
@@ -122,6 +133,8 @@ impl<B: Backend> Shard<B> {
             control_line_bytes_max: shared.config.control_line_bytes_max as usize,
             payload_bytes_max: shared.config.payload_bytes_max as usize,
         };
+        let config = Arc::new(shared.config.clone());
+        let control = shared.take_control_inbox(id);
         Self {
             id,
             backend,
@@ -133,6 +146,10 @@ impl<B: Backend> Shard<B> {
             queue_weights: Default::default(),
             links,
             shared,
+            config,
+            control,
+            accepting: true,
+            lame_duck: None,
             completions: Vec::with_capacity(COMPLETIONS_PER_TURN),
             dirty: Vec::new(),
             closing: Vec::new(),
@@ -171,6 +188,7 @@ impl<B: Backend> Shard<B> {
             }
             self.completions = completions;
             self.drain_inbound();
+            self.handle_control();
             self.resume_interest_waiters();
             self.flush();
             let now = Instant::now();
@@ -225,6 +243,13 @@ impl<B: Backend> Shard<B> {
     }
 
     fn accepted(&mut self, completion: Completion) {
+        if !self.accepting {
+            if completion.result >= 0 {
+                // SAFETY: a socket accepted just before lame-duck mode; nobody owns it.
+                unsafe { libc::close(completion.result) };
+            }
+            return;
+        }
         if !completion.more {
             self.backend.arm_accept(self.listener);
         }
@@ -234,7 +259,7 @@ impl<B: Backend> Shard<B> {
             return;
         }
         let fd = completion.result;
-        let connections_max = self.shared.config.connections_max;
+        let connections_max = self.config.connections_max;
         let open = self.shared.connections.fetch_add(1, Ordering::AcqRel) + 1;
         let Some(peer) = peer_address(fd) else {
             self.shared.connections.fetch_sub(1, Ordering::AcqRel);
@@ -257,7 +282,7 @@ impl<B: Backend> Shard<B> {
         let (cid, ip) = (conn.cid, conn.peer.ip());
         self.shared
             .info
-            .encode(conn.out.pending_mut(), cid, ip, false);
+            .encode(conn.out.pending_mut(), cid, ip, InfoKind::Greeting);
         self.mark_dirty(id);
         if open > connections_max {
             self.close_with_error(

@@ -178,7 +178,7 @@ impl<B: Backend> Shard<B> {
         if max > 0 && delivered >= max {
             return false;
         }
-        let pending_max = self.shared.config.pending_bytes_max as usize;
+        let pending_max = self.config.pending_bytes_max as usize;
         let target = subscription.conn;
         let Some(conn) = self
             .conns

@@ -6,6 +6,9 @@
 //! touched only at accept and close.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::proto::info::InfoTemplate;
@@ -61,6 +64,23 @@ impl ShardStats {
     }
 }
 
+/// Orders from the control plane (signals, reload) to every shard. Shards look for
+/// them once per loop turn; a turn ends at least every `HOUSEKEEPING_INTERVAL_MAX`,
+/// so no doorbell is needed for this slow path.
+#[derive(Debug, Clone)]
+pub enum ControlMsg {
+    /// Use this configuration from now on (reloadable options only; see main.rs).
+    Reload(Arc<Config>),
+    /// Enter lame-duck mode: stop accepting, tell clients (`"ldm":true`), then close
+    /// them spread over `duration - grace`, starting after `grace`.
+    LameDuck {
+        /// Time before the first client is closed.
+        grace: Duration,
+        /// Total time over which all clients are closed.
+        duration: Duration,
+    },
+}
+
 /// A counter alone on its cache line (written by one shard, read by another).
 #[derive(Default, Debug)]
 #[repr(align(128))]
@@ -84,12 +104,24 @@ pub struct Shared {
     /// the SUB/UNSUB is parsed, before the message enters the ring. A shard that sees
     /// more announced than it has applied knows an interest change is in flight.
     pub interest_announced: Vec<PaddedCounter>,
+    /// Control orders, one channel per shard.
+    control: Vec<Sender<ControlMsg>>,
+    /// The receiving ends, each taken once by its shard at start-up.
+    control_inboxes: Vec<Mutex<Option<Receiver<ControlMsg>>>>,
 }
 
 impl Shared {
     /// Builds the shared state for `shards` shards.
     pub fn new(config: Config, info: InfoTemplate, shards: usize) -> Self {
+        let (control, control_inboxes) = (0..shards)
+            .map(|_| {
+                let (sender, receiver) = channel();
+                (sender, Mutex::new(Some(receiver)))
+            })
+            .unzip();
         Self {
+            control,
+            control_inboxes,
             config,
             info,
             next_client_id: AtomicU64::new(1),
@@ -100,6 +132,23 @@ impl Shared {
                 .map(|_| PaddedCounter::default())
                 .collect(),
         }
+    }
+
+    /// Sends a control order to every shard.
+    pub fn broadcast(&self, message: &ControlMsg) {
+        for sender in &self.control {
+            // A shard that has stopped no longer needs orders.
+            let _ = sender.send(message.clone());
+        }
+    }
+
+    /// The control inbox of `shard`; each shard takes its own once.
+    pub fn take_control_inbox(&self, shard: usize) -> Receiver<ControlMsg> {
+        self.control_inboxes[shard]
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take()
+            .expect("each shard takes its control inbox once")
     }
 
     /// Sums one counter over all shards.

@@ -25,9 +25,9 @@ enum PingAction {
 impl<B: Backend> Shard<B> {
     /// Runs due timers and schedules the next sweep.
     pub(super) fn housekeeping(&mut self, now: Instant) {
-        let ping_interval = self.shared.config.ping_interval;
-        let pings_max = self.shared.config.pings_outstanding_max;
-        let write_deadline = self.shared.config.write_deadline;
+        let ping_interval = self.config.ping_interval;
+        let pings_max = self.config.pings_outstanding_max;
+        let write_deadline = self.config.write_deadline;
         let mut next = now + HOUSEKEEPING_INTERVAL_MAX;
         let mut due: Vec<(ConnId, PingAction)> = Vec::new();
         let mut stalled: Vec<ConnId> = Vec::new();
@@ -56,6 +56,9 @@ impl<B: Backend> Shard<B> {
                 due.push((conn.id, action));
             }
             next = next.min(conn.next_ping);
+        }
+        if let Some(close_at) = self.lame_duck_tick(now) {
+            next = next.min(close_at);
         }
         self.next_housekeeping = next;
         for id in stalled {
