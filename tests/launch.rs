@@ -290,3 +290,47 @@ fn threads_flag_sets_the_shard_count() {
         server.stderr_log()
     );
 }
+
+#[test]
+fn open_file_soft_limit_is_raised_to_the_hard_limit() {
+    let dir = TempDir::new("limits");
+    let log_file = dir.path().join("ringnats.log");
+    let mut command = Command::new(ringnats_bin());
+    command
+        .args(["-a", "127.0.0.1", "-p", "-1", "-l"])
+        .arg(&log_file);
+    // Start the child with a soft limit below its hard limit, as a login shell would.
+    // SAFETY: only async-signal-safe libc calls between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        command.pre_exec(|| {
+            let mut limit: libc::rlimit = std::mem::zeroed();
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+            limit.rlim_cur = limit.rlim_max.min(256);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log_file)
+        .unwrap_or_default()
+        .contains("Server is ready")
+    {
+        assert!(Instant::now() < deadline, "server did not become ready");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .unwrap();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        fields[3], fields[4],
+        "soft limit raised to the hard limit: {line}"
+    );
+    assert_ne!(fields[3], "256", "the soft limit was raised: {line}");
+}
