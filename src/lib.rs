@@ -38,6 +38,7 @@ pub mod conn;
 pub mod io;
 pub mod log;
 pub mod proto;
+pub mod reload;
 pub mod router;
 pub mod server;
 pub mod shard;

@@ -46,7 +46,7 @@ impl Level {
 /// Where lines go.
 enum Sink {
     Stderr,
-    File(File),
+    File(File, std::path::PathBuf),
 }
 
 /// The process-wide logger.
@@ -64,7 +64,7 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 /// Installs the logger; later calls are ignored (tests may start several servers).
 pub fn init(config: &LogConfig) -> std::io::Result<()> {
     let sink = match &config.file {
-        Some(path) => Sink::File(open_log_file(path)?),
+        Some(path) => Sink::File(open_log_file(path)?, path.clone()),
         None => Sink::Stderr,
     };
     let _ = LOGGER.set(Logger {
@@ -80,6 +80,26 @@ pub fn init(config: &LogConfig) -> std::io::Result<()> {
 
 fn open_log_file(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Reopens the log file (SIGUSR1, after logrotate moved it); a no-op on stderr.
+pub fn reopen() -> std::io::Result<()> {
+    let Some(logger) = LOGGER.get() else {
+        return Ok(());
+    };
+    let mut sink = logger.sink.lock().unwrap_or_else(|poison| poison.into_inner());
+    if let Sink::File(file, path) = &mut *sink {
+        *file = open_log_file(path)?;
+    }
+    Ok(())
+}
+
+/// Changes the debug and trace switches (config reload).
+pub fn set_levels(debug: bool, trace: bool) {
+    if let Some(logger) = LOGGER.get() {
+        logger.debug.store(debug, Ordering::Relaxed);
+        logger.trace.store(trace, Ordering::Relaxed);
+    }
 }
 
 /// True when debug lines are wanted.
@@ -122,7 +142,7 @@ pub fn write(level: Level, args: std::fmt::Arguments<'_>) {
         .unwrap_or_else(|poison| poison.into_inner());
     let _ = match &mut *sink {
         Sink::Stderr => std::io::stderr().write_all(&line),
-        Sink::File(file) => file.write_all(&line),
+        Sink::File(file, _) => file.write_all(&line),
     };
 }
 
