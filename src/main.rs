@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use mimalloc::MiMalloc;
-use ringnats::config::flags::{self, FlagErrorKind, FlagsOutcome, USAGE};
+use ringnats::config::file::{self, LoadedConfig};
+use ringnats::config::flags::{self, FlagErrorKind, Flags, FlagsOutcome, USAGE};
 use ringnats::config::Config;
 use ringnats::proto::info::{COMPATIBLE_VERSION, RINGNATS_VERSION};
 use ringnats::server;
@@ -38,18 +39,61 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         FlagsOutcome::HelpTls => die("not yet supported: TLS (--help_tls)"),
-        FlagsOutcome::Signal { .. } => die("not yet supported: --signal"),
-        FlagsOutcome::Run(flags) => {
-            let mut config = Config::default();
-            if flags.config_file.is_some() || flags.check_config {
-                return die("not yet supported: configuration files (-c, -t)");
+        FlagsOutcome::Signal { command, target } => {
+            match signal::send(&command, target.as_deref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => die(&message),
             }
-            if let Err(error) = flags.apply_to(&mut config) {
-                return die(&error.to_string());
-            }
-            run(config)
         }
+        FlagsOutcome::Run(flags) => match configure(&flags) {
+            Ok(Some(config)) => run(config),
+            // `-t` passed.
+            Ok(None) => ExitCode::SUCCESS,
+            Err(message) => die(&message),
+        },
     }
+}
+
+/// Builds the configuration as nats-server does: the file over the defaults, the flags
+/// over the file, then validation. With `-t`, checks the file and reports instead
+/// (`Ok(None)`); like nats-server, `-t` judges the file alone, before flags and before
+/// the start-up checks.
+fn configure(flags: &Flags) -> Result<Option<Config>, String> {
+    let mut config = Config::default();
+    if let Some(path) = &flags.config_file {
+        let loaded = file::load(path).map_err(|error| error.to_string())?;
+        if flags.check_config {
+            return check_only(path, &loaded).map(|()| None);
+        }
+        // Warnings alone do not stop nats-server; it prints them bare and starts.
+        for warning in &loaded.warnings {
+            eprintln!("{warning}");
+        }
+        config = loaded.config;
+    }
+    flags
+        .apply_to(&mut config)
+        .map_err(|error| error.to_string())?;
+    config.validate().map_err(|error| error.to_string())?;
+    Ok(Some(config))
+}
+
+/// `-t`: nats-server fails on warnings too, and says `... is valid (<digest>)` on stderr.
+fn check_only(path: &Path, loaded: &LoadedConfig) -> Result<(), String> {
+    if !loaded.warnings.is_empty() {
+        let mut text = String::new();
+        for warning in &loaded.warnings {
+            text.push_str(warning);
+            text.push('\n');
+        }
+        return Err(text);
+    }
+    eprintln!(
+        "ringnats: configuration file {} is valid ({})",
+        path.display(),
+        loaded.digest
+    );
+    Ok(())
 }
 
 /// nats-server's fatal start-up shape: `<exe>: <message>` on stderr, status 1.
@@ -162,6 +206,125 @@ fn wait_for_stop(signals: &libc::sigset_t) {
             libc::SIGUSR1 => ringnats::warn!("log reopen (SIGUSR1) is not yet supported"),
             libc::SIGUSR2 => ringnats::warn!("lame duck mode (SIGUSR2) is not yet supported"),
             _ => {}
+        }
+    }
+}
+
+/// `--signal <command>[=<pid or pid file>]`: nats-server's `ProcessSignal` (signal.go),
+/// aimed at `ringnats` processes.
+mod signal {
+    /// The process name `--signal` looks for without a pid, and names in its messages.
+    const PROCESS_NAME: &str = "ringnats";
+
+    /// nats-server's commands and the signals they send.
+    fn command_signal(command: &str) -> Result<libc::c_int, String> {
+        Ok(match command {
+            "stop" => libc::SIGKILL,
+            "quit" => libc::SIGINT,
+            "reopen" => libc::SIGUSR1,
+            "reload" => libc::SIGHUP,
+            "ldm" => libc::SIGUSR2,
+            "term" => libc::SIGTERM,
+            _ => return Err(format!("unknown signal {command:?}")),
+        })
+    }
+
+    /// Sends `command` to the target: a pid, a pid file, `<prefix>*` (every ringnats
+    /// process whose pid starts so), or, with no target, the single running ringnats.
+    /// Checks happen in nats-server's order, so `--signal bogus` with no server running
+    /// reports the missing server first.
+    pub fn send(command: &str, target: Option<&str>) -> Result<(), String> {
+        let expression = target.map(read_pid_file_or_keep).unwrap_or_default();
+        let is_glob = expression.ends_with('*');
+        let pid_text = expression.strip_suffix('*').unwrap_or(&expression);
+        let mut pids = Vec::new();
+        if !pid_text.is_empty() {
+            // Pid 0 and negative pids would signal process groups: refused, where
+            // nats-server would pass them on to kill(2).
+            match ringnats::config::file::go_atoi(pid_text) {
+                Some(pid) if pid > 0 && pid <= i64::from(libc::pid_t::MAX) => pids.push(pid),
+                _ => return Err(format!("invalid pid: {pid_text}")),
+            }
+        }
+        if pid_text.is_empty() || is_glob {
+            pids = running_pids()?;
+        }
+        if pids.len() > 1 && !is_glob {
+            let listed: String = pids.iter().map(|pid| format!("\n{pid}")).collect();
+            return Err(format!(
+                "multiple {PROCESS_NAME} processes running:{listed}"
+            ));
+        }
+        if pids.is_empty() {
+            return Err(format!("no {PROCESS_NAME} processes running"));
+        }
+        let signal = command_signal(command)?;
+        let mut failures = String::new();
+        for pid in pids {
+            let text = pid.to_string();
+            if !pid_text.is_empty() && text != pid_text && !(is_glob && text.starts_with(pid_text))
+            {
+                continue;
+            }
+            // SAFETY: kill(2) takes plain integers; pid is positive, so it names one
+            // process, never a group.
+            if unsafe { libc::kill(pid as libc::pid_t, signal) } != 0 {
+                let error = std::io::Error::last_os_error();
+                failures.push_str(&format!(
+                    "\nsignal {command:?} {pid}: {}",
+                    go_errno_text(&error)
+                ));
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(failures)
+        }
+    }
+
+    /// nats-server's `maybeReadPidFile`: the file's contents if it can be read, else the
+    /// text itself.
+    fn read_pid_file_or_keep(target: &str) -> String {
+        std::fs::read_to_string(target).unwrap_or_else(|_| target.to_string())
+    }
+
+    /// Pids of running `ringnats` processes other than this one, in ascending order.
+    /// nats-server runs `pgrep nats-server`; reading `/proc/<pid>/comm` is the same
+    /// lookup without a helper program, and matches the name exactly.
+    fn running_pids() -> Result<Vec<i64>, String> {
+        let unresolved = || "unable to resolve pid, try providing one".to_string();
+        let own = i64::from(std::process::id());
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").map_err(|_| unresolved())? {
+            let Ok(entry) = entry else { continue };
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.parse().ok())
+            else {
+                continue;
+            };
+            // A process can exit between the listing and this read; skip it.
+            let Ok(name) = std::fs::read_to_string(entry.path().join("comm")) else {
+                continue;
+            };
+            if name.trim_end_matches('\n') == PROCESS_NAME && pid != own {
+                pids.push(pid);
+            }
+        }
+        pids.sort_unstable();
+        Ok(pids)
+    }
+
+    /// Go prints errno text in lower case and without Rust's "(os error N)".
+    fn go_errno_text(error: &std::io::Error) -> String {
+        let text = error.to_string();
+        let text = text.split(" (os error").next().unwrap_or_default();
+        let mut characters = text.chars();
+        match characters.next() {
+            Some(first) => first.to_lowercase().chain(characters).collect(),
+            None => String::new(),
         }
     }
 }

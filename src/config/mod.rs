@@ -1,12 +1,15 @@
-//! Configuration: the validated [`Config`] every other module reads, built from
-//! nats-server-style command-line flags (and, later, the NATS conf file).
+//! Configuration: the validated [`Config`] every other module reads, built from the NATS
+//! conf file ([`file::load`]) with nats-server-style command-line flags laid over it.
 //!
 //! Every limit lives here once, with nats-server's default and a note on where the
 //! number comes from. `Config::validate` runs once at start-up; nothing on the data
 //! path re-checks these values.
 
 pub mod conf;
+pub mod digest;
+pub mod file;
 pub mod flags;
+mod keys;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -32,6 +35,10 @@ pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_PORT: i32 = 4222;
 /// nats-server's `DEFAULT_HOST`.
 pub const DEFAULT_HOST: &str = "0.0.0.0";
+/// nats-server's `DEFAULT_LAME_DUCK_DURATION` (const.go): 2 minutes.
+pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
+/// nats-server's `DEFAULT_LAME_DUCK_GRACE_PERIOD` (const.go): 10 seconds.
+pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
 /// nats-server's `DEFAULT_MAX_CLOSED_CLIENTS`.
 pub const DEFAULT_CLOSED_CLIENTS_MAX: u32 = 10_000;
 /// A hard ceiling on shards: rings grow with the square of this.
@@ -78,6 +85,11 @@ pub struct LogConfig {
     pub logtime: bool,
     /// `--logtime_utc`: timestamps in UTC rather than local time.
     pub logtime_utc: bool,
+    /// `log_size_limit`: rotate the log file past this many bytes; 0 = never. Stored,
+    /// not acted on yet (ringnats does not rotate logs).
+    pub size_limit_bytes: i64,
+    /// `log_max_num`: rotated log files to keep; 0 = all. Stored, not acted on yet.
+    pub files_max: i64,
 }
 
 impl Default for LogConfig {
@@ -89,6 +101,8 @@ impl Default for LogConfig {
             trace_verbose: false,
             logtime: true,
             logtime_utc: false,
+            size_limit_bytes: 0,
+            files_max: 0,
         }
     }
 }
@@ -140,6 +154,21 @@ pub struct Config {
     pub http_port: Option<i32>,
     /// `-c`: the config file this configuration came from, if any.
     pub config_file: Option<PathBuf>,
+    /// `http_base_path`: URL prefix of the monitoring endpoints. Stored; monitoring is
+    /// not built yet.
+    pub http_base_path: String,
+    /// `no_sublist_cache`/`disable_sublist_cache`: nats-server's switch for its match
+    /// cache. Stored, no effect: ringnats' Sublist has no such cache to turn off.
+    pub no_sublist_cache: bool,
+    /// `store_dir`: JetStream's directory. Stored, inert without JetStream (as in
+    /// nats-server, it does not enable JetStream by itself).
+    pub store_dir: Option<PathBuf>,
+    /// `lame_duck_duration`: how long lame duck mode spreads client closes over; at
+    /// least 30 seconds. Stored; lame duck mode (SIGUSR2) is not built yet.
+    pub lame_duck_duration: Duration,
+    /// `lame_duck_grace_period`: wait before lame duck mode starts closing clients;
+    /// below `lame_duck_duration`. Stored; lame duck mode is not built yet.
+    pub lame_duck_grace_period: Duration,
 }
 
 impl Default for Config {
@@ -167,6 +196,11 @@ impl Default for Config {
             ports_file_dir: None,
             http_port: None,
             config_file: None,
+            http_base_path: String::new(),
+            no_sublist_cache: false,
+            store_dir: None,
+            lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
+            lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
         }
     }
 }
@@ -194,6 +228,14 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Checks the relations between limits once, at start-up.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.lame_duck_grace_period >= self.lame_duck_duration {
+            // nats-server's validateOptions, same words.
+            return Err(ConfigError::Invalid(format!(
+                "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",
+                file::go_duration_text(self.lame_duck_grace_period),
+                file::go_duration_text(self.lame_duck_duration)
+            )));
+        }
         if self.port < -1 || self.port > 65535 {
             return Err(ConfigError::Invalid(format!("invalid port {}", self.port)));
         }
