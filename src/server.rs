@@ -14,12 +14,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::config::{Config, ConfigError, IoBackendChoice};
+use crate::config::{Config, ConfigError};
+use crate::io::epoll::EpollBackend;
+use crate::io::probe::{self, BackendKind, Chosen};
 use crate::io::uring::UringBackend;
+use crate::io::Backend;
 use crate::proto::info::{
     InfoTemplate, ServerIdentity, COMPATIBLE_VERSION, GIT_COMMIT, RINGNATS_VERSION,
 };
-use crate::router::mesh::{self, Doorbell};
+use crate::router::mesh::{self, Doorbell, ShardLinks};
 use crate::shard::shared::Shared;
 use crate::shard::Shard;
 
@@ -60,6 +63,10 @@ impl From<io::Error> for StartError {
     }
 }
 
+/// How long a control order may take to reach every shard before the caller gives up
+/// waiting (the shards still apply it; a shard turn lasts at most 250 ms).
+pub const CONTROL_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A running server: its shards' threads and what is needed to stop them.
 pub struct RunningServer {
     shared: Arc<Shared>,
@@ -67,6 +74,8 @@ pub struct RunningServer {
     doorbells: Vec<Arc<Doorbell>>,
     address: SocketAddr,
     identity: ServerIdentity,
+    /// The io backend the shards run and why it was chosen.
+    backend: Chosen,
 }
 
 impl RunningServer {
@@ -85,6 +94,16 @@ impl RunningServer {
         &self.identity
     }
 
+    /// The io backend the shards run: "io_uring" or "epoll".
+    pub fn io_backend(&self) -> &'static str {
+        self.backend.kind.name()
+    }
+
+    /// Why the start-up probe chose [`RunningServer::io_backend`].
+    pub fn io_backend_reason(&self) -> &str {
+        &self.backend.reason
+    }
+
     /// Number of shards running.
     pub fn shards(&self) -> usize {
         self.threads.len()
@@ -93,6 +112,24 @@ impl RunningServer {
     /// Shared counters and state.
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// Sends a control order to every shard, wakes them, and waits (at most
+    /// `CONTROL_WAIT_MAX`) until each has applied it, so a reload is in force when the
+    /// caller logs it.
+    pub fn apply(&self, message: &crate::shard::shared::ControlMsg) -> bool {
+        let target = self.shared.broadcast(message);
+        for doorbell in &self.doorbells {
+            doorbell.ring();
+        }
+        let deadline = std::time::Instant::now() + CONTROL_WAIT_MAX;
+        while self.shared.control_applied.load(Ordering::Acquire) < target {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        true
     }
 
     /// Stops every shard and waits for their threads.
@@ -122,7 +159,7 @@ pub fn start(config: Config) -> Result<RunningServer, StartError> {
     config.validate()?;
     raise_open_file_limit();
     let shard_count = config.threads.unwrap_or_else(default_shard_count);
-    check_backend(config.io_backend)?;
+    let backend = probe::choose(config.io_backend).map_err(StartError::Backend)?;
     let requested = resolve(&config.host, config.bind_port())?;
     if config.port != -1 {
         probe_port_free(requested)?;
@@ -139,9 +176,35 @@ pub fn start(config: Config) -> Result<RunningServer, StartError> {
     let shared = Arc::new(Shared::new(config, info, shard_count));
     let links = mesh::build(shard_count)?;
     let doorbells = links.iter().map(|link| link.doorbell.clone()).collect();
+    let shards = links.into_iter().zip(listeners).enumerate();
+    let threads = match backend.kind {
+        BackendKind::IoUring => spawn_shards(&shared, shards, || {
+            UringBackend::new().map_err(|error| error.to_string())
+        })?,
+        BackendKind::Epoll => spawn_shards(&shared, shards, || {
+            EpollBackend::new().map_err(|error| format!("epoll set-up failed: {error}"))
+        })?,
+    };
+    Ok(RunningServer {
+        shared,
+        threads,
+        doorbells,
+        address,
+        identity,
+        backend,
+    })
+}
+
+/// Spawns one pinned shard thread per (links, listener) over the backend `new_backend`
+/// builds on that thread, waiting until each one's backend is set up.
+fn spawn_shards<B: Backend + 'static>(
+    shared: &Arc<Shared>,
+    shards: impl Iterator<Item = (usize, (ShardLinks, RawFd))>,
+    new_backend: fn() -> Result<B, String>,
+) -> Result<Vec<JoinHandle<()>>, StartError> {
     let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let mut threads = Vec::with_capacity(shard_count);
-    for (index, (links, listener)) in links.into_iter().zip(listeners).enumerate() {
+    let mut threads = Vec::new();
+    for (index, (links, listener)) in shards {
         let shared = shared.clone();
         let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -151,13 +214,13 @@ pub fn start(config: Config) -> Result<RunningServer, StartError> {
                 if let Some(core) = core {
                     core_affinity::set_for_current(core);
                 }
-                match UringBackend::new() {
+                match new_backend() {
                     Ok(backend) => {
                         let _ = ready_tx.send(Ok(()));
                         Shard::new(index, backend, listener, links, shared).run();
                     }
-                    Err(error) => {
-                        let _ = ready_tx.send(Err(error.to_string()));
+                    Err(text) => {
+                        let _ = ready_tx.send(Err(text));
                     }
                 }
             })?;
@@ -172,28 +235,7 @@ pub fn start(config: Config) -> Result<RunningServer, StartError> {
             }
         }
     }
-    Ok(RunningServer {
-        shared,
-        threads,
-        doorbells,
-        address,
-        identity,
-    })
-}
-
-/// Decides the backend; the epoll backend is not built yet.
-fn check_backend(choice: IoBackendChoice) -> Result<(), StartError> {
-    match choice {
-        IoBackendChoice::Epoll => {
-            Err(ConfigError::NotYetSupported("io_backend epoll".into()).into())
-        }
-        IoBackendChoice::Auto | IoBackendChoice::IoUring => match UringBackend::new() {
-            Ok(_) => Ok(()),
-            Err(error) => Err(StartError::Backend(format!(
-                "{error}; the epoll fallback is not yet supported"
-            ))),
-        },
-    }
+    Ok(threads)
 }
 
 /// The server's name, id and curve key, as INFO carries them.
@@ -227,7 +269,9 @@ pub fn log_banner(server: &RunningServer, config: &Config) {
         crate::info!("Using configuration file: {}", file.display());
     }
     crate::info!(
-        "io backend: io_uring, {} shard(s) pinned one per core",
+        "io backend: {} ({}), {} shard(s) pinned one per core",
+        server.io_backend(),
+        server.io_backend_reason(),
         server.shards()
     );
     crate::info!(

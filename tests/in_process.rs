@@ -28,6 +28,15 @@ fn start(threads: usize, adjust: impl FnOnce(&mut Config)) -> RunningServer {
         threads: Some(threads),
         ..Config::default()
     };
+    // RINGNATS_TEST_IO_BACKEND=io_uring|epoll|auto runs the suite on one backend.
+    if let Some(backend) = std::env::var("RINGNATS_TEST_IO_BACKEND")
+        .ok()
+        .filter(|value| !value.is_empty())
+    {
+        config.io_backend = backend
+            .parse()
+            .expect("RINGNATS_TEST_IO_BACKEND is auto, io_uring or epoll");
+    }
     adjust(&mut config);
     server::start(config).expect("server starts")
 }
@@ -438,4 +447,19 @@ fn burst_of_five_thousand_connections_leaves_server_healthy() {
     );
     let (seen, _) = read_until(&mut stream, b"PONG\r\n", Duration::from_secs(5));
     assert!(contains(&seen, b"MSG a 1 1\r\nx\r\nPONG\r\n"));
+}
+
+#[test]
+fn runs_on_the_io_backend_the_suite_asks_for() {
+    let server = start(1, |_| {});
+    let asked = std::env::var("RINGNATS_TEST_IO_BACKEND").unwrap_or_default();
+    match asked.as_str() {
+        "io_uring" | "epoll" => assert_eq!(server.io_backend(), asked),
+        _ => assert!(
+            matches!(server.io_backend(), "io_uring" | "epoll"),
+            "{}",
+            server.io_backend()
+        ),
+    }
+    assert!(!server.io_backend_reason().is_empty());
 }

@@ -1,5 +1,6 @@
 //! The io layer: one small completion-style interface, [`Backend`], that the shard loop
-//! drives, and its io_uring implementation.
+//! drives, and its two implementations: io_uring ([`uring`]) and epoll ([`epoll`]), one
+//! of which [`probe`] chooses at start-up.
 //!
 //! The shard loop never talks to the kernel directly. It asks the backend to accept on a
 //! listener, to receive into a connection's buffer, to send a connection's pending bytes
@@ -12,6 +13,8 @@
 //! slab index and generation, so a completion for a slot that was closed and reused is
 //! recognised as stale and dropped.
 
+pub mod epoll;
+pub mod probe;
 pub mod uring;
 
 use std::io;

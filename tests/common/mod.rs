@@ -2,6 +2,10 @@
 //! binary, run either one on a random loopback port, talk raw bytes to it over TCP, and mask
 //! the per-process values in INFO so two servers' bytes can be compared.
 //!
+//! `RINGNATS_TEST_IO_BACKEND` (`auto`, `io_uring` or `epoll`; unset means auto) picks the
+//! io backend of every ringnats the tests start, so the whole suite runs on either
+//! backend (`scripts/test.sh` runs it on both).
+//!
 //! Everything here is bounded in time, because a hung server must fail a test rather than
 //! hang the suite. Each test binary compiles this module separately and uses a different
 //! part of it, hence the `dead_code` allowance below.
@@ -96,6 +100,14 @@ pub fn reference_server_bin() -> PathBuf {
     path
 }
 
+/// The io backend the tests should force on ringnats: `RINGNATS_TEST_IO_BACKEND`, or
+/// `None` (auto) when unset or empty.
+pub fn test_io_backend() -> Option<String> {
+    std::env::var("RINGNATS_TEST_IO_BACKEND")
+        .ok()
+        .filter(|value| !value.is_empty())
+}
+
 /// The ringnats binary that cargo built for this integration test.
 pub fn ringnats_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ringnats"))
@@ -153,14 +165,27 @@ impl ServerProcess {
     /// Starts `binary` with `extra_args` plus `-a 127.0.0.1 -p -1 --ports_file_dir <dir>`
     /// and waits (at most [`STARTUP_WAIT_MAX`]) for the ports file that names its port.
     pub fn start(binary: &Path, extra_args: &[&str]) -> ServerProcess {
+        ServerProcess::start_with(binary, extra_args, |_| {})
+    }
+
+    /// [`ServerProcess::start`] with a last say over the command before it is spawned
+    /// (environment, a `pre_exec` hook such as a seccomp filter).
+    pub fn start_with(
+        binary: &Path,
+        extra_args: &[&str],
+        configure: impl FnOnce(&mut Command),
+    ) -> ServerProcess {
         let dir = TempDir::new("server");
         let stderr_path = dir.path().join("stderr.log");
         let stderr_file = fs::File::create(&stderr_path)
             .unwrap_or_else(|error| panic!("cannot create {}: {error}", stderr_path.display()));
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args(extra_args)
             .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
-            .arg(dir.path())
+            .arg(dir.path());
+        configure(&mut command);
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr_file)
@@ -182,9 +207,14 @@ impl ServerProcess {
         ServerProcess::start(&reference_server_bin(), extra_args)
     }
 
-    /// Starts ringnats.
+    /// Starts ringnats, on the io backend `RINGNATS_TEST_IO_BACKEND` names (if set).
     pub fn ringnats(extra_args: &[&str]) -> ServerProcess {
-        ServerProcess::start(&ringnats_bin(), extra_args)
+        let mut args = extra_args.to_vec();
+        let backend = test_io_backend();
+        if let Some(backend) = &backend {
+            args.extend(["--io_backend", backend.as_str()]);
+        }
+        ServerProcess::start(&ringnats_bin(), &args)
     }
 
     pub fn port(&self) -> u16 {
