@@ -87,7 +87,10 @@ pub fn reopen() -> std::io::Result<()> {
     let Some(logger) = LOGGER.get() else {
         return Ok(());
     };
-    let mut sink = logger.sink.lock().unwrap_or_else(|poison| poison.into_inner());
+    let mut sink = logger
+        .sink
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
     if let Sink::File(file, path) = &mut *sink {
         *file = open_log_file(path)?;
     }

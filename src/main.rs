@@ -10,6 +10,7 @@ use ringnats::config::flags::{self, FlagErrorKind, Flags, FlagsOutcome, USAGE};
 use ringnats::config::Config;
 use ringnats::proto::info::{COMPATIBLE_VERSION, RINGNATS_VERSION};
 use ringnats::server;
+use ringnats::shard::shared::ControlMsg;
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
@@ -46,7 +47,7 @@ fn main() -> ExitCode {
             }
         }
         FlagsOutcome::Run(flags) => match configure(&flags) {
-            Ok(Some(config)) => run(config),
+            Ok(Some(config)) => run(config, &flags),
             // `-t` passed.
             Ok(None) => ExitCode::SUCCESS,
             Err(message) => die(&message),
@@ -102,7 +103,7 @@ fn die(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn run(config: Config) -> ExitCode {
+fn run(config: Config, flags: &Flags) -> ExitCode {
     if let Err(error) = ringnats::log::init(&config.log) {
         return die(&format!("cannot open log file: {error}"));
     }
@@ -133,7 +134,7 @@ fn run(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    wait_for_stop(&signals);
+    serve_signals(&signals, &server, flags, config);
     ringnats::info!("Initiating Shutdown...");
     server.shutdown();
     for path in [pid_file, ports_file].into_iter().flatten() {
@@ -185,8 +186,14 @@ fn block_signals() -> libc::sigset_t {
     }
 }
 
-/// Waits for SIGINT or SIGTERM; other handled signals are not built yet and say so.
-fn wait_for_stop(signals: &libc::sigset_t) {
+/// Takes signals until one stops the server: SIGINT/SIGTERM stop, SIGHUP reloads the
+/// config file, SIGUSR1 reopens the log file, SIGUSR2 runs lame-duck mode and then stops.
+fn serve_signals(
+    signals: &libc::sigset_t,
+    server: &server::RunningServer,
+    flags: &Flags,
+    mut config: Config,
+) {
     loop {
         let mut signal: libc::c_int = 0;
         // SAFETY: `signals` is an initialised set blocked in this thread.
@@ -202,10 +209,96 @@ fn wait_for_stop(signals: &libc::sigset_t) {
                 ringnats::info!("Trapped \"terminated\" signal");
                 return;
             }
-            libc::SIGHUP => ringnats::warn!("config reload (SIGHUP) is not yet supported"),
-            libc::SIGUSR1 => ringnats::warn!("log reopen (SIGUSR1) is not yet supported"),
-            libc::SIGUSR2 => ringnats::warn!("lame duck mode (SIGUSR2) is not yet supported"),
+            libc::SIGHUP => {
+                ringnats::info!("Trapped \"hangup\" signal");
+                if let Some(reloaded) = reload_config(server, flags, &config) {
+                    config = reloaded;
+                }
+            }
+            libc::SIGUSR1 => {
+                ringnats::info!("Trapped \"user defined signal 1\" signal");
+                match ringnats::log::reopen() {
+                    Ok(()) => ringnats::info!("File log re-opened"),
+                    Err(error) => ringnats::error!("Error re-opening the log file: {error}"),
+                }
+            }
+            libc::SIGUSR2 => {
+                ringnats::info!("Trapped \"user defined signal 2\" signal");
+                lame_duck(signals, server, &config);
+                return;
+            }
             _ => {}
+        }
+    }
+}
+
+/// SIGHUP: reads the config file again (flags still win), applies what may change on a
+/// running server and refuses the rest, as nats-server's reload does.
+fn reload_config(
+    server: &server::RunningServer,
+    flags: &Flags,
+    current: &Config,
+) -> Option<Config> {
+    let failed = |text: &str| ringnats::error!("Failed to reload server configuration: {text}");
+    if flags.config_file.is_none() {
+        failed("can only reload config when a file is provided using -c or --config");
+        return None;
+    }
+    let reloaded = match configure(flags) {
+        Ok(Some(config)) => config,
+        Ok(None) => return None,
+        Err(message) => {
+            failed(message.trim_end());
+            return None;
+        }
+    };
+    match ringnats::reload::plan(current, &reloaded) {
+        Ok(changes) => {
+            for change in changes {
+                ringnats::info!("Reloaded: {change}");
+            }
+            ringnats::log::set_levels(reloaded.log.debug, reloaded.log.trace);
+            let shared = std::sync::Arc::new(reloaded.clone());
+            server.apply(&ControlMsg::Reload(shared));
+            ringnats::info!("Reloaded server configuration");
+            Some(reloaded)
+        }
+        Err(refused) => {
+            failed(&refused.to_string());
+            None
+        }
+    }
+}
+
+/// SIGUSR2: stop accepting, tell clients, close them over the lame-duck window, then
+/// return so the server shuts down. SIGINT still stops at once.
+fn lame_duck(signals: &libc::sigset_t, server: &server::RunningServer, config: &Config) {
+    ringnats::info!("Entering lame duck mode, stop accepting new clients");
+    server.apply(&ControlMsg::LameDuck {
+        grace: config.lame_duck_grace_period,
+        duration: config.lame_duck_duration,
+    });
+    let deadline =
+        std::time::Instant::now() + config.lame_duck_duration + std::time::Duration::from_secs(1);
+    let poll = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 50_000_000,
+    };
+    while std::time::Instant::now() < deadline {
+        if server
+            .shared()
+            .connections
+            .load(std::sync::atomic::Ordering::Acquire)
+            == 0
+        {
+            return;
+        }
+        // SAFETY: `signals` is an initialised set blocked in this thread; a null info
+        // pointer is allowed.
+        let signal = unsafe { libc::sigtimedwait(signals, std::ptr::null_mut(), &poll) };
+        if signal == libc::SIGINT {
+            ringnats::info!("Trapped \"interrupt\" signal");
+            return;
         }
     }
 }

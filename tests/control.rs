@@ -26,11 +26,17 @@ fn start(adjust: impl FnOnce(&mut Config)) -> RunningServer {
 }
 
 /// Reads until `done` holds, EOF, or the deadline; returns the bytes and whether EOF.
-fn read_until(stream: &mut TcpStream, limit: Duration, done: impl Fn(&[u8]) -> bool) -> (Vec<u8>, bool) {
+fn read_until(
+    stream: &mut TcpStream,
+    limit: Duration,
+    done: impl Fn(&[u8]) -> bool,
+) -> (Vec<u8>, bool) {
     let deadline = Instant::now() + limit;
     let mut seen = Vec::new();
     let mut buf = [0u8; 65536];
-    stream.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
     while Instant::now() < deadline && !done(&seen) {
         match stream.read(&mut buf) {
             Ok(0) => return (seen, true),
@@ -54,9 +60,15 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 fn connect(server: &RunningServer) -> TcpStream {
     let mut stream = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
-    read_until(&mut stream, Duration::from_secs(5), |seen| seen.ends_with(b"\r\n"));
-    stream.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n").unwrap();
-    read_until(&mut stream, Duration::from_secs(5), |seen| contains(seen, b"PONG\r\n"));
+    read_until(&mut stream, Duration::from_secs(5), |seen| {
+        seen.ends_with(b"\r\n")
+    });
+    stream
+        .write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .unwrap();
+    read_until(&mut stream, Duration::from_secs(5), |seen| {
+        contains(seen, b"PONG\r\n")
+    });
     stream
 }
 
@@ -67,7 +79,7 @@ fn reloaded_ping_interval_reaches_an_open_connection() {
     let mut reloaded = server.shared().config.clone();
     reloaded.ping_interval = Duration::from_millis(100);
     reloaded.pings_outstanding_max = 1;
-    server.shared().broadcast(&ControlMsg::Reload(Arc::new(reloaded)));
+    assert!(server.apply(&ControlMsg::Reload(Arc::new(reloaded))));
     let (seen, closed) = read_until(&mut stream, Duration::from_secs(10), |_| false);
     let text = String::from_utf8_lossy(&seen);
     assert!(text.contains("PING\r\n"), "{text}");
@@ -79,13 +91,17 @@ fn reloaded_ping_interval_reaches_an_open_connection() {
 fn lame_duck_stops_accepting_announces_and_closes_clients() {
     let server = start(|_| {});
     let mut clients: Vec<TcpStream> = (0..4).map(|_| connect(&server)).collect();
-    server.shared().broadcast(&ControlMsg::LameDuck {
+    server.apply(&ControlMsg::LameDuck {
         grace: Duration::from_millis(200),
         duration: Duration::from_millis(600),
     });
     for client in &mut clients {
         let (seen, closed) = read_until(client, Duration::from_secs(10), |_| false);
-        assert!(contains(&seen, b"\"ldm\":true"), "{}", String::from_utf8_lossy(&seen));
+        assert!(
+            contains(&seen, b"\"ldm\":true"),
+            "{}",
+            String::from_utf8_lossy(&seen)
+        );
         assert!(closed, "every client is closed within the lame-duck window");
     }
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -94,11 +110,15 @@ fn lame_duck_stops_accepting_announces_and_closes_clients() {
             Err(_) => break,
             Ok(mut late) => {
                 // A connection the kernel completed must not be served.
-                let (seen, _) = read_until(&mut late, Duration::from_millis(300), |s| !s.is_empty());
+                let (seen, _) =
+                    read_until(&mut late, Duration::from_millis(300), |s| !s.is_empty());
                 if seen.is_empty() {
                     break;
                 }
-                assert!(Instant::now() < deadline, "still accepting in lame-duck mode");
+                assert!(
+                    Instant::now() < deadline,
+                    "still accepting in lame-duck mode"
+                );
             }
         }
     }

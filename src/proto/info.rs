@@ -51,6 +51,8 @@ pub enum InfoKind {
 /// The pre-rendered pieces of INFO.
 #[derive(Clone, Debug)]
 pub struct InfoTemplate {
+    /// What the template was rendered from (kept to re-render on reload).
+    identity: ServerIdentity,
     /// `INFO {"server_id":...,"max_payload":N,` up to the per-client fields.
     prefix: String,
     /// `"api_lvl":5,...} \r\n`.
@@ -86,7 +88,19 @@ impl InfoTemplate {
             "\"api_lvl\":{API_LEVEL},\"xkey\":{},\"ringnats\":\"{RINGNATS_VERSION}\"}} \r\n",
             json_string(&identity.xkey)
         );
-        Self { prefix, suffix }
+        Self {
+            identity: identity.clone(),
+            prefix,
+            suffix,
+        }
+    }
+
+    /// The same INFO with a reloaded `max_payload`.
+    pub fn with_payload_max(&self, payload_bytes_max: u32) -> Self {
+        Self::new(&ServerIdentity {
+            payload_bytes_max,
+            ..self.identity.clone()
+        })
     }
 
     /// Appends the INFO line of `kind` for one client.
@@ -125,7 +139,12 @@ mod tests {
             xkey: "XKEY".into(),
         };
         let mut out = Vec::new();
-        InfoTemplate::new(&identity).encode(&mut out, 5, "127.0.0.1".parse().unwrap(), InfoKind::AfterConnect);
+        InfoTemplate::new(&identity).encode(
+            &mut out,
+            5,
+            "127.0.0.1".parse().unwrap(),
+            InfoKind::AfterConnect,
+        );
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("INFO {\"server_id\":\"NID\",\"server_name\":\"NID\",\"version\":\"2.15.1\",\"proto\":1,"));
         assert!(text.contains(",\"host\":\"0.0.0.0\",\"port\":4222,\"headers\":true,\"max_payload\":1048576,\"client_id\":5,\"client_ip\":\"127.0.0.1\",\"connect_info\":true,\"remote_account\":\"$G\",\"api_lvl\":5,"));

@@ -401,7 +401,13 @@ impl Parser {
         }
     }
 
-    /// The limits given at construction.
+    /// Changes the limits for the ops that follow (config reload); an op already
+    /// half parsed keeps the checks it passed.
+    pub fn set_limits(&mut self, limits: ParserLimits) {
+        self.limits = limits;
+    }
+
+    /// The limits in force.
     #[must_use]
     pub fn limits(&self) -> ParserLimits {
         self.limits

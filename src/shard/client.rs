@@ -156,7 +156,7 @@ impl<B: Backend> Shard<B> {
 
     fn handle_ping(&mut self, id: ConnId) {
         self.reply(id, b"PONG\r\n");
-        let shared = self.shared.clone();
+        let info_template = self.info.clone();
         let conn = &mut self.conns[id.index as usize];
         // nats-server pushes the second INFO after the first PONG that follows CONNECT.
         if !conn.first_pong_sent && conn.state == ConnState::Ready {
@@ -164,7 +164,7 @@ impl<B: Backend> Shard<B> {
             if conn.options.protocol >= 1 {
                 let (cid, ip) = (conn.cid, conn.peer.ip());
                 let mut info = Vec::with_capacity(512);
-                shared.info.encode(&mut info, cid, ip, InfoKind::AfterConnect);
+                info_template.encode(&mut info, cid, ip, InfoKind::AfterConnect);
                 self.reply(id, &info);
             }
         }

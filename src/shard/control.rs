@@ -32,6 +32,9 @@ impl<B: Backend> Shard<B> {
                 ControlMsg::Reload(config) => self.reload(config),
                 ControlMsg::LameDuck { grace, duration } => self.enter_lame_duck(grace, duration),
             }
+            self.shared
+                .control_applied
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
     }
 
@@ -42,6 +45,14 @@ impl<B: Backend> Shard<B> {
             control_line_bytes_max: config.control_line_bytes_max as usize,
             payload_bytes_max: config.payload_bytes_max as usize,
         };
+        // nats-server applies a reloaded max_payload to connected clients too, and
+        // advertises it to new ones.
+        for (_, conn) in self.conns.iter_mut() {
+            conn.parser.set_limits(self.parser_limits);
+        }
+        if config.payload_bytes_max != self.config.payload_bytes_max {
+            self.info = Arc::new(self.info.with_payload_max(config.payload_bytes_max));
+        }
         self.config = config;
         self.next_housekeeping = Instant::now();
     }
@@ -62,7 +73,9 @@ impl<B: Backend> Shard<B> {
             .collect();
         for &(id, cid, ip) in &ids {
             let mut info = Vec::with_capacity(512);
-            self.shared.info.encode(&mut info, cid, ip, InfoKind::LameDuck);
+            self.shared
+                .info
+                .encode(&mut info, cid, ip, InfoKind::LameDuck);
             self.reply(id, &info);
         }
         let window = duration.saturating_sub(grace);

@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use bumpalo::Bump;
 use slab::Slab;
 
+use crate::config::Config;
 use crate::conn::{Conn, ConnId, ConnState, LocalSublist, Outbound, ReadBuffer};
 use crate::io::{Backend, Completion, OpKind, GENERATION_MASK};
-use crate::config::Config;
 use crate::proto::connect::ClientOptions;
 use crate::proto::info::InfoKind;
 use crate::proto::parser::{Parser, ParserLimits};
@@ -74,6 +74,8 @@ pub struct Shard<B: Backend> {
     shared: Arc<Shared>,
     /// The configuration in force (replaced on reload).
     config: Arc<Config>,
+    /// INFO as this shard sends it (re-rendered when max_payload is reloaded).
+    info: Arc<crate::proto::info::InfoTemplate>,
     /// Orders from the control plane.
     control: std::sync::mpsc::Receiver<ControlMsg>,
     /// Whether the listener still accepts (false in lame-duck mode).
@@ -134,6 +136,7 @@ impl<B: Backend> Shard<B> {
             payload_bytes_max: shared.config.payload_bytes_max as usize,
         };
         let config = Arc::new(shared.config.clone());
+        let info = Arc::new(shared.info.clone());
         let control = shared.take_control_inbox(id);
         Self {
             id,
@@ -147,6 +150,7 @@ impl<B: Backend> Shard<B> {
             links,
             shared,
             config,
+            info,
             control,
             accepting: true,
             lame_duck: None,
@@ -280,8 +284,7 @@ impl<B: Backend> Shard<B> {
             self.id
         );
         let (cid, ip) = (conn.cid, conn.peer.ip());
-        self.shared
-            .info
+        self.info
             .encode(conn.out.pending_mut(), cid, ip, InfoKind::Greeting);
         self.mark_dirty(id);
         if open > connections_max {

@@ -106,6 +106,8 @@ pub struct Shared {
     pub interest_announced: Vec<PaddedCounter>,
     /// Control orders, one channel per shard.
     control: Vec<Sender<ControlMsg>>,
+    /// Control orders applied, summed over shards (see [`Shared::broadcast`]).
+    pub control_applied: AtomicU64,
     /// The receiving ends, each taken once by its shard at start-up.
     control_inboxes: Vec<Mutex<Option<Receiver<ControlMsg>>>>,
 }
@@ -121,6 +123,7 @@ impl Shared {
             .unzip();
         Self {
             control,
+            control_applied: AtomicU64::new(0),
             control_inboxes,
             config,
             info,
@@ -134,12 +137,18 @@ impl Shared {
         }
     }
 
-    /// Sends a control order to every shard.
-    pub fn broadcast(&self, message: &ControlMsg) {
+    /// Sends a control order to every shard; returns the value `control_applied` reaches
+    /// once every shard has applied it.
+    pub fn broadcast(&self, message: &ControlMsg) -> u64 {
+        let applied = self.control_applied.load(Ordering::Acquire);
+        let mut sent = 0;
         for sender in &self.control {
             // A shard that has stopped no longer needs orders.
-            let _ = sender.send(message.clone());
+            if sender.send(message.clone()).is_ok() {
+                sent += 1;
+            }
         }
+        applied + sent
     }
 
     /// The control inbox of `shard`; each shard takes its own once.
