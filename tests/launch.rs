@@ -334,3 +334,77 @@ fn open_file_soft_limit_is_raised_to_the_hard_limit() {
     );
     assert_ne!(fields[3], "256", "the soft limit was raised: {line}");
 }
+
+#[test]
+fn running_out_of_descriptors_backs_off_and_recovers() {
+    let dir = TempDir::new("emfile");
+    let log_file = dir.path().join("ringnats.log");
+    let mut command = Command::new(ringnats_bin());
+    command
+        .args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            "-1",
+            "--threads",
+            "1",
+            "--ports_file_dir",
+        ])
+        .arg(dir.path())
+        .arg("-l")
+        .arg(&log_file);
+    if let Some(backend) = common::test_io_backend() {
+        command.args(["--io_backend", &backend]);
+    }
+    // A hard limit of 48 descriptors: a few dozen clients exhaust it.
+    // SAFETY: only async-signal-safe libc calls between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 48,
+                rlim_max: 48,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let port = loop {
+        let ports = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .find(|entry| entry.file_name().to_string_lossy().ends_with(".ports"));
+        if let Some(port) = ports
+            .and_then(|entry| std::fs::read_to_string(entry.path()).ok())
+            .and_then(|json| common::client_port_from_ports_json(&json))
+        {
+            break port;
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let flood: Vec<TcpStream> = (0..60)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let log = std::fs::read_to_string(&log_file).unwrap();
+    let errors = log.matches("Temporary Client Accept Error").count();
+    drop(flood);
+    std::thread::sleep(Duration::from_millis(1500));
+    let reply = ping_pong(format!("127.0.0.1:{port}").parse().unwrap());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(errors >= 1, "the descriptor shortage is logged:\n{log}");
+    // Backing off from 10 ms, doubling to 1 s: a handful of retries in 1.5 s, not a
+    // busy loop of thousands.
+    assert!(
+        errors < 20,
+        "{errors} accept errors logged in 1.5 s: spinning"
+    );
+    assert!(
+        reply.ends_with("PONG\r\n"),
+        "serves again once descriptors free up: {reply}"
+    );
+}

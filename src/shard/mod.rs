@@ -47,6 +47,10 @@ pub const INBOUND_BATCH_MAX: usize = 4096;
 /// Completions reaped per turn are bounded by the ring size; this is the initial
 /// capacity of the completion list.
 pub const COMPLETIONS_PER_TURN: usize = 1024;
+/// First wait after a temporary accept error (nats-server's ACCEPT_MIN_SLEEP).
+pub const ACCEPT_DELAY_MIN: Duration = Duration::from_millis(10);
+/// Longest wait between accept retries (nats-server's ACCEPT_MAX_SLEEP).
+pub const ACCEPT_DELAY_MAX: Duration = Duration::from_secs(1);
 /// How often housekeeping (ping timers, write deadlines) runs at most.
 pub const HOUSEKEEPING_INTERVAL_MAX: Duration = Duration::from_millis(250);
 
@@ -80,6 +84,10 @@ pub struct Shard<B: Backend> {
     control: std::sync::mpsc::Receiver<ControlMsg>,
     /// Whether the listener still accepts (false in lame-duck mode).
     accepting: bool,
+    /// When to re-arm accept after a temporary accept error.
+    accept_rearm_at: Option<Instant>,
+    /// The next wait after a temporary accept error.
+    accept_delay: Duration,
     /// Lame-duck schedule, once entered.
     lame_duck: Option<control::LameDuckSchedule>,
     /// Completions reaped this turn.
@@ -153,6 +161,8 @@ impl<B: Backend> Shard<B> {
             info,
             control,
             accepting: true,
+            accept_rearm_at: None,
+            accept_delay: ACCEPT_DELAY_MIN,
             lame_duck: None,
             completions: Vec::with_capacity(COMPLETIONS_PER_TURN),
             dirty: Vec::new(),
@@ -254,13 +264,13 @@ impl<B: Backend> Shard<B> {
             }
             return;
         }
+        if completion.result < 0 {
+            self.accept_failed(completion);
+            return;
+        }
+        self.accept_delay = ACCEPT_DELAY_MIN;
         if !completion.more {
             self.backend.arm_accept(self.listener);
-        }
-        if completion.result < 0 {
-            let error = std::io::Error::from_raw_os_error(-completion.result);
-            crate::error!("Error accepting client connection: {error}");
-            return;
         }
         let fd = completion.result;
         let connections_max = self.config.connections_max;
@@ -296,6 +306,36 @@ impl<B: Backend> Shard<B> {
             return;
         }
         self.arm_recv(id);
+    }
+
+    /// An accept error: out of descriptors or memory is temporary, so wait before
+    /// accepting again (10 ms doubling to 1 s, nats-server's ACCEPT_MIN/MAX_SLEEP)
+    /// instead of spinning; anything else re-arms at once.
+    fn accept_failed(&mut self, completion: Completion) {
+        let errno = -completion.result;
+        let error = std::io::Error::from_raw_os_error(errno);
+        let temporary = matches!(
+            errno,
+            libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM
+        );
+        if !temporary {
+            crate::error!("Error accepting client connection: {error}");
+            if !completion.more {
+                self.backend.arm_accept(self.listener);
+            }
+            return;
+        }
+        crate::error!(
+            "Temporary Client Accept Error({error}), sleeping {}ms",
+            self.accept_delay.as_millis()
+        );
+        if !completion.more {
+            self.accept_rearm_at = Some(Instant::now() + self.accept_delay);
+            self.next_housekeeping = self
+                .next_housekeeping
+                .min(Instant::now() + self.accept_delay);
+        }
+        self.accept_delay = (self.accept_delay * 2).min(ACCEPT_DELAY_MAX);
     }
 
     fn insert_conn(&mut self, fd: RawFd, peer: SocketAddr) -> ConnId {

@@ -57,6 +57,16 @@ impl<B: Backend> Shard<B> {
             }
             next = next.min(conn.next_ping);
         }
+        if let Some(rearm_at) = self.accept_rearm_at {
+            if now >= rearm_at {
+                self.accept_rearm_at = None;
+                if self.accepting {
+                    self.backend.arm_accept(self.listener);
+                }
+            } else {
+                next = next.min(rearm_at);
+            }
+        }
         if let Some(close_at) = self.lame_duck_tick(now) {
             next = next.min(close_at);
         }
