@@ -76,6 +76,21 @@ pub struct Subscription {
     pub delivered: std::cell::Cell<u64>,
 }
 
+/// The last publish route of a connection (nats-server's per-client L1 cache, one
+/// entry): valid while both Sublists keep the generations it was taken at.
+pub struct CachedRoute {
+    /// The published subject.
+    pub subject: Box<[u8]>,
+    /// Local subscribers it reached.
+    pub local: Rc<crate::subject::SublistResult<SubRef>>,
+    /// Other shards' interest it reached (`None`: no peer had any interest).
+    pub remote: Option<Rc<crate::subject::SublistResult<crate::router::interest::RemoteInterest>>>,
+    /// `Sublist::generation` of the local table when taken.
+    pub local_generation: u64,
+    /// Generation of the interest table when taken.
+    pub remote_generation: u64,
+}
+
 /// A handle to a subscription compared by identity, as the Sublist stores it.
 #[derive(Clone, Debug)]
 pub struct SubRef(pub Rc<Subscription>);
@@ -149,6 +164,8 @@ pub struct Conn {
     pub awaiting_interest: bool,
     /// Where the connection is in a no-responders probe (see `shard::client`).
     pub probe: ProbeState,
+    /// The last publish route (a one-entry cache; `None` until the first publish).
+    pub last_route: Option<Box<CachedRoute>>,
     /// Listed in the shard's dirty list this turn (each connection at most once).
     pub dirty: bool,
     /// Message counters.

@@ -73,6 +73,12 @@ impl InterestTable {
         self.sublist.matches(subject)
     }
 
+    /// Changes whenever an entry is added or removed (weights are shared cells, so a
+    /// weight update needs no new generation).
+    pub fn generation(&self) -> u64 {
+        self.sublist.generation()
+    }
+
     /// True when no peer has announced any interest (a publish can skip the lookup).
     pub fn is_empty(&self) -> bool {
         self.weights.is_empty()

@@ -180,7 +180,7 @@ impl<B: Backend> Shard<B> {
     ) -> Next {
         if self.conns[id.index as usize].probe == ProbeState::Answered {
             self.conns[id.index as usize].probe = ProbeState::Idle;
-        } else if self.reaches_no_one(subject) {
+        } else if self.reaches_no_one(id, subject) {
             if self.interest_in_flight() {
                 // A SUB parsed on another shard before this PUB may not have reached our
                 // interest table yet; nats-server would deliver to it, so wait for it.
@@ -354,9 +354,9 @@ impl<B: Backend> Shard<B> {
     }
 
     /// True when a publish to `subject` would reach no subscriber on any shard.
-    fn reaches_no_one(&mut self, subject: &[u8]) -> bool {
-        self.sublist.matches(subject).is_empty()
-            && (self.interest.is_empty() || self.interest.matches(subject).is_empty())
+    fn reaches_no_one(&mut self, id: ConnId, subject: &[u8]) -> bool {
+        let (local, remote) = self.route(id, subject);
+        local.is_empty() && remote.is_none_or(|remote| remote.is_empty())
     }
 
     /// Interest changes each peer has announced to this shard so far.

@@ -374,6 +374,7 @@ impl<B: Backend> Shard<B> {
             barrier_seq: 0,
             awaiting_interest: false,
             probe: Default::default(),
+            last_route: None,
             dirty: false,
             stats: Default::default(),
             started: now,

@@ -7,13 +7,19 @@ use std::rc::Rc;
 use bumpalo::collections::Vec as ArenaVec;
 
 use super::Shard;
-use crate::conn::{ConnId, SubRef};
+use crate::conn::{CachedRoute, ConnId, SubRef};
 use crate::io::Backend;
 use crate::proto::encode::{encode_delivery, encode_no_responders, Delivery};
 use crate::proto::errors::close_reason;
 use crate::router::interest::RemoteInterest;
 use crate::router::{Envelope, ShardMsg};
-use crate::subject::sublist::QueueGroup;
+use crate::subject::sublist::{QueueGroup, SublistResult};
+
+/// Local subscribers and, if any peer has interest at all, the peers' interest.
+pub(super) type Route = (
+    Rc<SublistResult<SubRef>>,
+    Option<Rc<SublistResult<RemoteInterest>>>,
+);
 
 /// Where one publish goes on one peer shard.
 struct PeerDestination<'arena> {
@@ -43,18 +49,13 @@ impl<B: Backend> Shard<B> {
             headers,
             payload,
         };
-        let local = self.sublist.matches(subject);
+        let (local, remote) = self.route(publisher, subject);
         let mut delivered = 0usize;
         for sub in &local.plain {
             if echo || sub.0.conn != publisher {
                 delivered += usize::from(self.deliver_local(sub, &message));
             }
         }
-        let remote = if self.interest.is_empty() {
-            None
-        } else {
-            Some(self.interest.matches(subject))
-        };
         let arena = std::mem::take(&mut self.arena);
         let mut destinations: ArenaVec<'_, PeerDestination<'_>> = ArenaVec::new_in(&arena);
         if let Some(remote) = &remote {
@@ -102,6 +103,31 @@ impl<B: Backend> Shard<B> {
                 self.answer_no_responders(publisher, subject, reply);
             }
         }
+    }
+
+    /// Local subscribers and peer interest for a subject published by `publisher`,
+    /// from the connection's one-entry route cache when both tables are unchanged.
+    pub(super) fn route(&mut self, publisher: ConnId, subject: &[u8]) -> Route {
+        let local_generation = self.sublist.generation();
+        let remote_generation = self.interest.generation();
+        if let Some(cached) = &self.conns[publisher.index as usize].last_route {
+            if cached.local_generation == local_generation
+                && cached.remote_generation == remote_generation
+                && *cached.subject == *subject
+            {
+                return (cached.local.clone(), cached.remote.clone());
+            }
+        }
+        let local = self.sublist.matches(subject);
+        let remote = (!self.interest.is_empty()).then(|| self.interest.matches(subject));
+        self.conns[publisher.index as usize].last_route = Some(Box::new(CachedRoute {
+            subject: subject.into(),
+            local: local.clone(),
+            remote: remote.clone(),
+            local_generation,
+            remote_generation,
+        }));
+        (local, remote)
     }
 
     fn send_envelopes(

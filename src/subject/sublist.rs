@@ -17,6 +17,11 @@
 //! frame per token; the token count is bounded by `max_control_line`.
 
 use std::collections::HashMap;
+
+/// Hashing for subjects: foldhash with a per-process random seed. Subjects come from
+/// clients, but both maps are bounded or per subscription, and SipHash cost a third of
+/// the publish path in profiles.
+type SubjectHasher = foldhash::fast::RandomState;
 use std::rc::Rc;
 
 use super::validate::{
@@ -108,7 +113,7 @@ struct Node<T> {
     /// Children for literal tokens; never keyed by a lone `*` or `>`. Keyed with std's
     /// randomly seeded SipHash because tokens come from clients, who could otherwise craft
     /// colliding ones.
-    literal_children: HashMap<Box<[u8]>, Node<T>>,
+    literal_children: HashMap<Box<[u8]>, Node<T>, SubjectHasher>,
     /// Child for a `*` token.
     partial_wildcard: Option<Box<Node<T>>>,
     /// Child for a `>` token; has no children itself since `>` is always last.
@@ -122,7 +127,7 @@ struct Node<T> {
 impl<T> Default for Node<T> {
     fn default() -> Self {
         Self {
-            literal_children: HashMap::new(),
+            literal_children: HashMap::default(),
             partial_wildcard: None,
             full_wildcard: None,
             plain: Vec::new(),
@@ -349,7 +354,7 @@ pub struct Sublist<T> {
     root: Node<T>,
     /// Cached results by published subject; `len() <= cache_entries_max` at all times, and
     /// every entry equals what a fresh walk of the trie would return.
-    cache: HashMap<Box<[u8]>, CacheEntry<T>>,
+    cache: HashMap<Box<[u8]>, CacheEntry<T>, SubjectHasher>,
     /// The cache bound; 0 disables the cache.
     cache_entries_max: usize,
     /// The shared empty result, so misses that match nothing do not allocate a result.
@@ -364,6 +369,9 @@ pub struct Sublist<T> {
     match_count: u64,
     /// Calls to `matches` answered from the cache.
     cache_hit_count: u64,
+    /// Bumped by every insert and successful remove: a match result taken at one
+    /// generation is still exact while the generation is unchanged.
+    generation: u64,
 }
 
 impl<T: Clone + PartialEq> Sublist<T> {
@@ -372,7 +380,8 @@ impl<T: Clone + PartialEq> Sublist<T> {
     pub fn new(cache_entries_max: usize) -> Self {
         Self {
             root: Node::default(),
-            cache: HashMap::with_capacity(cache_entries_max),
+            cache: HashMap::with_capacity_and_hasher(cache_entries_max, SubjectHasher::default()),
+            generation: 0,
             cache_entries_max,
             empty: Rc::new(SublistResult::empty()),
             subscription_count: 0,
@@ -399,6 +408,7 @@ impl<T: Clone + PartialEq> Sublist<T> {
         let first_for_subject_queue = node.add_entry(queue, entry);
         self.subscription_count += 1;
         self.insert_count += 1;
+        self.generation += 1;
         self.invalidate_cache(subject);
         InsertOutcome {
             first_for_subject_queue,
@@ -412,6 +422,7 @@ impl<T: Clone + PartialEq> Sublist<T> {
             assert!(self.subscription_count > 0, "a found entry was counted");
             self.subscription_count -= 1;
             self.remove_count += 1;
+            self.generation += 1;
             self.invalidate_cache(subject);
         }
         outcome
@@ -438,6 +449,12 @@ impl<T: Clone + PartialEq> Sublist<T> {
         };
         self.add_to_cache(literal_subject, &result);
         result
+    }
+
+    /// Changes with every insert and remove (see the field); lets callers keep their own
+    /// one-entry caches of match results.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Entries stored now.
