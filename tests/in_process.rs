@@ -3,7 +3,9 @@
 //! the official `async-nats` client. Multi-shard cases run two shards so publishers and
 //! subscribers land on different cores.
 
-use std::io::{Read, Write};
+mod common;
+
+use std::io::Write;
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -47,31 +49,9 @@ fn url(server: &RunningServer) -> String {
 
 /// Reads until `needle` shows up, EOF, or the deadline; returns everything read.
 fn read_until(stream: &mut TcpStream, needle: &[u8], limit: Duration) -> (Vec<u8>, bool) {
-    let deadline = Instant::now() + limit;
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 65536];
-    stream
-        .set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    while Instant::now() < deadline {
-        if !needle.is_empty() && seen.windows(needle.len()).any(|w| w == needle) {
-            return (seen, false);
-        }
-        match stream.read(&mut buf) {
-            Ok(0) => return (seen, true),
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-            // Signals (EINTR) and read timeouts just mean "read again".
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) => {}
-            Err(_) => return (seen, true),
-        }
-    }
-    (seen, false)
+    common::read_stream_until(stream, limit, |seen| {
+        !needle.is_empty() && contains(seen, needle)
+    })
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -108,27 +108,8 @@ fn read_until(
     limit: Duration,
     done: impl Fn(&[u8]) -> bool,
 ) -> (String, bool) {
-    let deadline = Instant::now() + limit;
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 65536];
-    stream
-        .set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    while Instant::now() < deadline && !done(&seen) {
-        match stream.read(&mut buf) {
-            Ok(0) => return (String::from_utf8_lossy(&seen).into_owned(), true),
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) => {}
-            Err(_) => return (String::from_utf8_lossy(&seen).into_owned(), true),
-        }
-    }
-    (String::from_utf8_lossy(&seen).into_owned(), false)
+    let (seen, closed) = common::read_stream_until(stream, limit, done);
+    (String::from_utf8_lossy(&seen).into_owned(), closed)
 }
 
 fn has(bytes: &[u8], needle: &str) -> bool {

@@ -674,6 +674,36 @@ pub fn is_known_difference(name: &str) -> bool {
     KNOWN_DIFFERENCES.iter().any(|(known, _)| *known == name)
 }
 
+/// Reads from `stream` until `done(bytes so far)` holds, the peer closes, or `limit`
+/// passes; returns the bytes and whether the peer closed. Read timeouts and signals
+/// (EINTR) just mean "read again".
+pub fn read_stream_until(
+    stream: &mut std::net::TcpStream,
+    limit: Duration,
+    done: impl Fn(&[u8]) -> bool,
+) -> (Vec<u8>, bool) {
+    use std::io::Read as _;
+    let deadline = Instant::now() + limit;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 65536];
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("set a read timeout");
+    while Instant::now() < deadline && !done(&seen) {
+        match stream.read(&mut buf) {
+            Ok(0) => return (seen, true),
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) => {}
+            Err(_) => return (seen, true),
+        }
+    }
+    (seen, false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
