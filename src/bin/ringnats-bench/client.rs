@@ -1,0 +1,345 @@
+//! The `--client async-nats` path: the same runs as the raw path, through the official
+//! async-nats client on tokio, to show what a real application sees (its buffering, its
+//! per-message allocation, its request multiplexing). The flow-control rule is the same in
+//! spirit: a publisher flushes every window and stays within a window of its subscribers.
+//! async-nats has no PING round trip in its API, so subscriptions are given a short settle
+//! time instead of a PONG barrier.
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::{Client, Subject};
+use futures::StreamExt;
+
+use crate::args::{Args, Mode};
+use crate::progress::{Delivery, ProgressLine, RunState};
+use crate::raw;
+use crate::report::{latency_histogram, Latency, Report, Side};
+
+/// Time given to SUBs to reach the server before publishing starts.
+const SUBSCRIBE_SETTLE: Duration = Duration::from_millis(200);
+/// How often blocked tasks look at the run state.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// A request unanswered for this long ends the run with an error.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// (messages, elapsed, error) of one task.
+type TaskResult = (u64, Duration, Option<String>);
+
+pub fn run(args: &Args) -> io::Result<Report> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match args.mode {
+            Mode::Request => request(args).await,
+            _ => pubsub(args).await,
+        }
+    })
+}
+
+async fn connect(args: &Args, name: String) -> io::Result<Client> {
+    async_nats::ConnectOptions::new()
+        .name(name)
+        .connect(format!("nats://{}", args.server))
+        .await
+        .map_err(io::Error::other)
+}
+
+fn base_report(args: &Args) -> Report {
+    Report {
+        label: args.label.clone(),
+        mode: args.mode.name().into(),
+        client: args.client.name().into(),
+        server: args.server.to_string(),
+        payload_bytes: args.payload_bytes,
+        window_msgs: args.window_msgs,
+        ..Report::default()
+    }
+}
+
+async fn pubsub(args: &Args) -> io::Result<Report> {
+    let (delivery, subscribers) = match args.mode {
+        Mode::Publish => (Delivery::None, 0),
+        Mode::PubSub => (Delivery::EverySubscriber, args.subscribers),
+        _ => (Delivery::OneMember, args.subscribers),
+    };
+    let state = RunState::new(subscribers, args.publishers, delivery);
+    let mut subscriptions = Vec::new();
+    for index in 0..subscribers {
+        let client = connect(args, format!("bench-sub-{index}")).await?;
+        let subject = args.subject.clone();
+        let subscription = match args.mode {
+            Mode::Queue => {
+                client
+                    .queue_subscribe(subject, args.queue_group.clone())
+                    .await
+            }
+            _ => client.subscribe(subject).await,
+        };
+        subscriptions.push((client.clone(), subscription.map_err(io::Error::other)?));
+        client.flush().await.map_err(io::Error::other)?;
+    }
+    let mut publishers = Vec::new();
+    for index in 0..args.publishers {
+        publishers.push(connect(args, format!("bench-pub-{index}")).await?);
+    }
+    tokio::time::sleep(SUBSCRIBE_SETTLE).await;
+
+    let start = Instant::now();
+    let progress = ProgressLine::start(state.clone(), args.progress);
+    let sub_tasks: Vec<_> = subscriptions
+        .into_iter()
+        .enumerate()
+        .map(|(index, (client, subscription))| {
+            let (state, drain_timeout) = (state.clone(), args.drain_timeout);
+            tokio::spawn(async move {
+                let result = subscribe(subscription, index, &state, drain_timeout, start).await;
+                drop(client);
+                result
+            })
+        })
+        .collect();
+    let pub_tasks: Vec<_> = publishers
+        .into_iter()
+        .enumerate()
+        .map(|(index, client)| {
+            let (state, args) = (state.clone(), args.clone());
+            tokio::spawn(async move { publish(client, &args, index, &state, start).await })
+        })
+        .collect();
+    let pub_results = join_all(pub_tasks).await;
+    let sub_results = join_all(sub_tasks).await;
+    drop(progress);
+
+    let published = state.published();
+    let expected = match delivery {
+        Delivery::None => 0,
+        Delivery::EverySubscriber => published * subscribers as u64,
+        Delivery::OneMember => published,
+    };
+    let delivered: u64 = sub_results.iter().map(|result| result.0).sum();
+    let side = |results: &[TaskResult]| {
+        let counts: Vec<(u64, Duration)> = results.iter().map(|r| (r.0, r.1)).collect();
+        (!counts.is_empty()).then(|| Side::new(args.payload_bytes, &counts))
+    };
+    Ok(Report {
+        publish: side(&pub_results),
+        subscribe: side(&sub_results),
+        expected,
+        delivered,
+        lost: expected as i64 - delivered as i64,
+        errors: pub_results
+            .iter()
+            .chain(&sub_results)
+            .filter_map(|r| r.2.clone())
+            .collect(),
+        ..base_report(args)
+    })
+}
+
+async fn join_all(tasks: Vec<tokio::task::JoinHandle<TaskResult>>) -> Vec<TaskResult> {
+    let mut results = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        results
+            .push(task.await.unwrap_or_else(|error| {
+                (0, Duration::ZERO, Some(format!("task failed: {error}")))
+            }));
+    }
+    results
+}
+
+async fn publish(
+    client: Client,
+    args: &Args,
+    index: usize,
+    state: &RunState,
+    start: Instant,
+) -> TaskResult {
+    let total = args.msgs_max.unwrap_or(u64::MAX);
+    let publishers = args.publishers as u64;
+    let share = match total {
+        u64::MAX => u64::MAX,
+        _ => total / publishers + u64::from((index as u64) < total % publishers),
+    };
+    let deadline = args.duration_max.map(|duration| start + duration);
+    let subject = Subject::from(args.subject.as_str());
+    let payload = raw::payload(args.payload_bytes).into();
+    let mut sent = 0u64;
+    let mut error = None;
+    while sent < share && !state.stopped() && deadline.is_none_or(|d| Instant::now() < d) {
+        if let Err(publish_error) = client
+            .publish(subject.clone(), Clone::clone(&payload))
+            .await
+        {
+            error = Some(format!("publisher {index}: {publish_error}"));
+            break;
+        }
+        sent += 1;
+        state.published.0.fetch_add(1, Ordering::AcqRel);
+        if sent % args.window_msgs == 0 {
+            let _ = client.flush().await;
+            wait_for_delivery(state, args.window_msgs * publishers).await;
+        }
+    }
+    if let Err(flush_error) = client.flush().await {
+        error.get_or_insert(format!("publisher {index}: {flush_error}"));
+    }
+    let elapsed = start.elapsed();
+    state.publishers_running.fetch_sub(1, Ordering::AcqRel);
+    (sent, elapsed, error)
+}
+
+async fn wait_for_delivery(state: &RunState, lag_max: u64) {
+    while state.published().saturating_sub(state.delivery_progress()) > lag_max && !state.stopped()
+    {
+        tokio::time::sleep(Duration::from_micros(100)).await;
+    }
+}
+
+async fn subscribe(
+    mut subscription: async_nats::Subscriber,
+    index: usize,
+    state: &RunState,
+    drain_timeout: Duration,
+    start: Instant,
+) -> TaskResult {
+    let (mut count, mut last_msg_at) = (0u64, Duration::ZERO);
+    let mut watched: Option<(u64, Instant)> = None;
+    while !state.subscriber_complete(index) && !state.stopped() {
+        if state.publishers_done() {
+            let total = state.delivered_total();
+            match watched {
+                Some((seen, since)) if seen == total => {
+                    if since.elapsed() > drain_timeout {
+                        state.stop.store(true, Ordering::Release);
+                        break;
+                    }
+                }
+                _ => watched = Some((total, Instant::now())),
+            }
+        }
+        match tokio::time::timeout(POLL_INTERVAL, subscription.next()).await {
+            Ok(Some(_message)) => {
+                count += 1;
+                last_msg_at = start.elapsed();
+                state.delivered[index].0.store(count, Ordering::Release);
+            }
+            Ok(None) => {
+                return (
+                    count,
+                    last_msg_at,
+                    Some(format!("subscriber {index}: closed")),
+                )
+            }
+            Err(_elapsed) => {}
+        }
+    }
+    (count, last_msg_at, None)
+}
+
+async fn request(args: &Args) -> io::Result<Report> {
+    let state = RunState::new(0, args.requesters, Delivery::None);
+    let mut responders = Vec::new();
+    for index in 0..args.subscribers {
+        let client = connect(args, format!("bench-responder-{index}")).await?;
+        let subscription = client
+            .queue_subscribe(args.subject.clone(), "bench.responders".into())
+            .await
+            .map_err(io::Error::other)?;
+        client.flush().await.map_err(io::Error::other)?;
+        responders.push(tokio::spawn(respond(client, subscription, state.clone())));
+    }
+    let mut requesters = Vec::new();
+    for index in 0..args.requesters {
+        requesters.push(connect(args, format!("bench-requester-{index}")).await?);
+    }
+    tokio::time::sleep(SUBSCRIBE_SETTLE).await;
+
+    let start = Instant::now();
+    let progress = ProgressLine::start(state.clone(), args.progress);
+    let tasks: Vec<_> = requesters
+        .into_iter()
+        .enumerate()
+        .map(|(index, client)| {
+            let (state, args) = (state.clone(), args.clone());
+            tokio::spawn(async move { request_loop(client, &args, index, &state, start).await })
+        })
+        .collect();
+    let mut histogram = latency_histogram();
+    let mut counts = Vec::new();
+    let mut errors = Vec::new();
+    for task in tasks {
+        match task.await {
+            Ok((result, task_histogram)) => {
+                let _ = histogram.add(&task_histogram);
+                counts.push((result.0, result.1));
+                errors.extend(result.2);
+            }
+            Err(error) => errors.push(format!("requester failed: {error}")),
+        }
+    }
+    state.stop.store(true, Ordering::Release);
+    for responder in responders {
+        let _ = responder.await;
+    }
+    drop(progress);
+    Ok(Report {
+        publish: Some(Side::new(args.payload_bytes, &counts)),
+        latency: Some(Latency::from_nanos(&histogram)),
+        errors,
+        ..base_report(args)
+    })
+}
+
+async fn respond(client: Client, mut subscription: async_nats::Subscriber, state: Arc<RunState>) {
+    while !state.stopped() {
+        if let Ok(Some(message)) = tokio::time::timeout(POLL_INTERVAL, subscription.next()).await {
+            if let Some(reply) = message.reply {
+                let _ = client.publish(reply, message.payload).await;
+            }
+        }
+    }
+}
+
+async fn request_loop(
+    client: Client,
+    args: &Args,
+    index: usize,
+    state: &RunState,
+    start: Instant,
+) -> (TaskResult, hdrhistogram::Histogram<u64>) {
+    let share = args.msgs_max.map_or(u64::MAX, |total| {
+        let requesters = args.requesters as u64;
+        total / requesters + u64::from((index as u64) < total % requesters)
+    });
+    let deadline = args.duration_max.map(|duration| start + duration);
+    let subject = Subject::from(args.subject.as_str());
+    let payload = raw::payload(args.payload_bytes).into();
+    let mut histogram = latency_histogram();
+    let (mut done, mut error) = (0u64, None);
+    while done < share && !state.stopped() && deadline.is_none_or(|d| Instant::now() < d) {
+        let sent_at = Instant::now();
+        let reply = client.request(subject.clone(), Clone::clone(&payload));
+        match tokio::time::timeout(REPLY_TIMEOUT, reply).await {
+            Ok(Ok(_message)) => {
+                let _ = histogram.record(sent_at.elapsed().as_nanos() as u64);
+                done += 1;
+                state.published.0.fetch_add(1, Ordering::AcqRel);
+            }
+            Ok(Err(request_error)) => {
+                error = Some(format!("requester {index}: {request_error}"));
+                break;
+            }
+            Err(_elapsed) => {
+                error = Some(format!(
+                    "requester {index}: no reply within {REPLY_TIMEOUT:?}"
+                ));
+                break;
+            }
+        }
+    }
+    ((done, start.elapsed(), error), histogram)
+}
