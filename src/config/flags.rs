@@ -882,6 +882,7 @@ impl Flags {
         log.trace = self.trace.unwrap_or(log.trace);
         log.logtime = self.logtime.unwrap_or(log.logtime);
         log.logtime_utc = self.logtime_utc.unwrap_or(log.logtime_utc);
+        log.size_limit_bytes = self.log_size_limit_bytes.unwrap_or(log.size_limit_bytes);
         // nats-server applies the combined flags after -D/-V wherever they stood, in
         // flag-name order (DV, DVV, VV): `-DV -D=false` debugs, `-DV -VV=false` does
         // not trace. Verified against the 2.15.1 binary.
