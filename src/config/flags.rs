@@ -1618,10 +1618,16 @@ mod tests {
                 "0",
                 "--client_advertise=",
             ],
-            &["--log_size_limit", "1_000", "--max_traced_msg_len", "64"],
+            &["--max_traced_msg_len", "64"],
         ] {
             assert_eq!(applied(line), Ok(Config::default()), "{line:?}");
         }
+    }
+
+    #[test]
+    fn apply_sets_the_log_size_limit() {
+        let config = applied(&["--log_size_limit", "1_000"]).unwrap();
+        assert_eq!(config.log.size_limit_bytes, 1000);
     }
 
     #[test]
