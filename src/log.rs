@@ -487,11 +487,10 @@ mod tests {
         std::fs::create_dir_all(&directory).unwrap();
         let path = directory.join("server.log");
         let mut sink = FileSink::open(&path, 100, 3).unwrap();
-        for round in 0..5 {
-            sink.write(&vec![b'x'; 120], 1);
+        for _ in 0..5 {
+            sink.write(&[b'x'; 120], 1);
             // Backup names carry nanoseconds; keep them distinct and ordered.
             std::thread::sleep(std::time::Duration::from_millis(2));
-            let _ = round;
         }
         let mut backups: Vec<String> = std::fs::read_dir(&directory)
             .unwrap()

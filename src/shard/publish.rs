@@ -138,11 +138,11 @@ impl<B: Backend> Shard<B> {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) {
-        let Some(first) = destinations.first() else {
+        if destinations.is_empty() {
             return;
-        };
-        let template = Envelope::new(subject, reply, headers, payload);
-        let mut template = Some(template);
+        }
+        // One copy of the message per peer; the last peer takes the original.
+        let mut template = Some(Envelope::new(subject, reply, headers, payload));
         for (index, destination) in destinations.iter().enumerate() {
             let mut envelope = if index + 1 == destinations.len() {
                 template.take().expect("last use of the template")
@@ -162,7 +162,6 @@ impl<B: Backend> Shard<B> {
                 outbox.send(ShardMsg::Deliver(envelope));
             }
         }
-        let _ = first;
     }
 
     /// Delivers an envelope from another shard to this shard's subscribers.
