@@ -37,6 +37,7 @@ pub mod config;
 pub mod conn;
 pub mod io;
 pub mod log;
+pub mod monitor;
 pub mod proto;
 pub mod reload;
 pub mod router;

@@ -81,6 +81,8 @@ pub fn plan(old: &Config, new: &Config) -> Result<Vec<String>, ReloadRefused> {
         &new.no_header_support,
     )?;
     fixed("HTTPPort", &old.http_port, &new.http_port)?;
+    fixed("HTTPHost", &old.http_host, &new.http_host)?;
+    fixed("HTTPBasePath", &old.http_base_path, &new.http_base_path)?;
 
     let mut changes = Vec::new();
     let mut note = |key: &str, changed: bool, value: &dyn Display| {

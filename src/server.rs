@@ -76,6 +76,8 @@ pub struct RunningServer {
     identity: ServerIdentity,
     /// The io backend the shards run and why it was chosen.
     backend: Chosen,
+    /// The HTTP monitoring server, when `-m`/`http_port` asked for one.
+    monitor: Option<crate::monitor::Monitor>,
 }
 
 impl RunningServer {
@@ -109,6 +111,11 @@ impl RunningServer {
         self.threads.len()
     }
 
+    /// The bound monitoring address, when monitoring runs.
+    pub fn monitor_address(&self) -> Option<SocketAddr> {
+        self.monitor.as_ref().map(crate::monitor::Monitor::address)
+    }
+
     /// Shared counters and state.
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
@@ -138,6 +145,9 @@ impl RunningServer {
     }
 
     fn stop(&mut self) {
+        if let Some(mut monitor) = self.monitor.take() {
+            monitor.stop();
+        }
         self.shared.shutdown.store(true, Ordering::Release);
         for doorbell in &self.doorbells {
             doorbell.ring();
@@ -185,14 +195,43 @@ pub fn start(config: Config) -> Result<RunningServer, StartError> {
             EpollBackend::new().map_err(|error| format!("epoll set-up failed: {error}"))
         })?,
     };
-    Ok(RunningServer {
+    let mut server = RunningServer {
         shared,
         threads,
         doorbells,
         address,
         identity,
         backend,
-    })
+        monitor: None,
+    };
+    server.monitor = start_monitor(&server)?;
+    Ok(server)
+}
+
+/// Starts the HTTP monitor when configured (`-1` = any free port), on the `http` host or
+/// else the client host, as nats-server does.
+fn start_monitor(server: &RunningServer) -> Result<Option<crate::monitor::Monitor>, StartError> {
+    let config = &server.shared.config;
+    let Some(port) = config.http_port else {
+        return Ok(None);
+    };
+    let port = u16::try_from(port).unwrap_or(0);
+    let address = resolve(config.monitor_host(), port)?;
+    let context = crate::monitor::MonitorContext::new(
+        server.shared.clone(),
+        server.doorbells.clone(),
+        server.identity.clone(),
+        server.io_backend(),
+        server.port(),
+    );
+    crate::monitor::start(context, address)
+        .map(Some)
+        .map_err(|error| {
+            StartError::Listen(format!(
+                "Can't start monitoring: can't listen to the monitor port: listen tcp {address}: bind: {}",
+                error_text(&error)
+            ))
+        })
 }
 
 /// Spawns one pinned shard thread per (links, listener) over the backend `new_backend`
@@ -274,6 +313,12 @@ pub fn log_banner(server: &RunningServer, config: &Config) {
         server.io_backend_reason(),
         server.shards()
     );
+    if let Some(monitor) = server.monitor_address() {
+        crate::info!(
+            "Starting http monitor on {}",
+            host_port(config.monitor_host(), monitor.port())
+        );
+    }
     crate::info!(
         "Listening for client connections on {}",
         host_port(&config.host, server.port())
@@ -491,9 +536,18 @@ fn cgroup_cpu_quota() -> Option<usize> {
 
 /// Client URLs for the ports file: every local address when bound to a wildcard.
 pub fn client_urls(host: &str, port: u16) -> Vec<String> {
+    urls("nats", host, port)
+}
+
+/// Monitoring URLs for the ports file, listed like the client URLs.
+pub fn monitor_urls(host: &str, port: u16) -> Vec<String> {
+    urls("http", host, port)
+}
+
+fn urls(scheme: &str, host: &str, port: u16) -> Vec<String> {
     let url = |ip: IpAddr| match ip {
-        IpAddr::V4(v4) => format!("nats://{v4}:{port}"),
-        IpAddr::V6(v6) => format!("nats://[{v6}]:{port}"),
+        IpAddr::V4(v4) => format!("{scheme}://{v4}:{port}"),
+        IpAddr::V6(v6) => format!("{scheme}://[{v6}]:{port}"),
     };
     match host
         .trim_start_matches('[')
@@ -502,7 +556,7 @@ pub fn client_urls(host: &str, port: u16) -> Vec<String> {
     {
         Ok(ip) if ip.is_unspecified() => interface_addresses(true).into_iter().map(url).collect(),
         Ok(ip) => vec![url(ip)],
-        Err(_) => vec![format!("nats://{host}:{port}")],
+        Err(_) => vec![format!("{scheme}://{host}:{port}")],
     }
 }
 

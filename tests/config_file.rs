@@ -366,7 +366,7 @@ fn unbuilt_features_refuse_to_start() {
         ("cluster { port = 6222 }", "clustering"),
         ("jetstream = enabled", "JetStream"),
         ("authorization { token = s3cret }", "authorization"),
-        ("http_port = 8222", "monitoring"),
+        ("https_port = 8443", "HTTPS monitoring"),
     ] {
         let conf = scratch.write("main.conf", &format!("port = -1\n{text}"));
         let output = ringnats(&["-c", conf.to_str().unwrap()]);

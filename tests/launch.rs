@@ -265,7 +265,7 @@ fn flags_for_unbuilt_features_refuse_to_start() {
         &["-js"],
         &["--routes", "nats://127.0.0.1:1"],
         &["--user", "a", "--pass", "b"],
-        &["-m", "8222"],
+        &["-ms", "8443"],
     ] {
         let output = run(&ringnats_bin(), args);
         assert_eq!(output.status.code(), Some(1), "{args:?}");

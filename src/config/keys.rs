@@ -69,6 +69,17 @@ fn apply_server_key(loader: &mut Loader, key: &str, item: &Item) -> Result<bool,
         "no_header_support" => config.no_header_support = boolean(item)?,
         "disable_sublist_cache" | "no_sublist_cache" => config.no_sublist_cache = boolean(item)?,
         "http_base_path" => config.http_base_path = string(item)?.to_string(),
+        "http" => {
+            let (host, port) = listen(&item.value)?;
+            if let Some(host) = host.filter(|host| !host.is_empty()) {
+                config.http_host = Some(host);
+            }
+            config.http_port = (port != 0).then(|| port_number(port)).transpose()?;
+        }
+        "http_port" | "monitor_port" => {
+            let port = integer(item)?;
+            config.http_port = (port != 0).then(|| port_number(port)).transpose()?;
+        }
         "store_dir" | "storedir" => config.store_dir = non_empty(string(item)?).map(PathBuf::from),
         "io_backend" => config.io_backend = string(item)?.parse().map_err(KeyError::Reason)?,
         "threads" => {
@@ -200,9 +211,7 @@ fn refuse_missing_feature(key: &str, item: &Item) -> Result<(), KeyError> {
         "accounts" => "accounts (accounts)",
         "jetstream" if jetstream_enabled(&item.value)? => "JetStream (jetstream)",
         "jetstream" => return Ok(()),
-        "http" => return refuse_listener(item, "monitoring (http)"),
         "https" => return refuse_listener(item, "HTTPS monitoring (https)"),
-        "http_port" | "monitor_port" => return refuse_port(item, "monitoring (http_port)"),
         "https_port" => return refuse_port(item, "HTTPS monitoring (https_port)"),
         "client_advertise" => {
             return refuse_unless(
@@ -273,7 +282,7 @@ fn refuse_unless(off: bool, feature: &str) -> Result<(), KeyError> {
     }
 }
 
-/// `http`/`https`: checked like nats-server, refused unless the port is 0 (off).
+/// `https`: checked like nats-server, refused unless the port is 0 (off).
 fn refuse_listener(item: &Item, feature: &str) -> Result<(), KeyError> {
     let (_, port) = listen(&item.value)?;
     refuse_unless(port == 0, feature)

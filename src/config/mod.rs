@@ -150,12 +150,15 @@ pub struct Config {
     pub pid_file: Option<PathBuf>,
     /// `--ports_file_dir`: where `<exe>_<pid>.ports` is written.
     pub ports_file_dir: Option<PathBuf>,
-    /// `-m`: monitoring port (`None` = off). Monitoring is not built yet.
+    /// `-m`, `http_port`, `monitor_port`, `http`: monitoring port (`None` = off, -1 =
+    /// any free port).
     pub http_port: Option<i32>,
+    /// The host of `http: "host:port"`; `None` = the client listener's host, as
+    /// nats-server defaults it.
+    pub http_host: Option<String>,
     /// `-c`: the config file this configuration came from, if any.
     pub config_file: Option<PathBuf>,
-    /// `http_base_path`: URL prefix of the monitoring endpoints. Stored; monitoring is
-    /// not built yet.
+    /// `http_base_path`: URL prefix of the monitoring endpoints.
     pub http_base_path: String,
     /// `no_sublist_cache`/`disable_sublist_cache`: nats-server's switch for its match
     /// cache. Stored, no effect: ringnats' Sublist has no such cache to turn off.
@@ -195,6 +198,7 @@ impl Default for Config {
             pid_file: None,
             ports_file_dir: None,
             http_port: None,
+            http_host: None,
             config_file: None,
             http_base_path: String::new(),
             no_sublist_cache: false,
@@ -261,12 +265,19 @@ impl Config {
                 )));
             }
         }
-        if self.http_port.is_some() {
-            return Err(ConfigError::NotYetSupported(
-                "monitoring (-m/--http_port)".into(),
-            ));
+        if let Some(port) = self.http_port {
+            if !(-1..=i32::from(u16::MAX)).contains(&port) {
+                return Err(ConfigError::Invalid(format!(
+                    "invalid monitoring port {port}"
+                )));
+            }
         }
         Ok(())
+    }
+
+    /// The monitoring listener's host: `http`'s host, else the client host.
+    pub fn monitor_host(&self) -> &str {
+        self.http_host.as_deref().unwrap_or(&self.host)
     }
 
     /// The port to bind: nats-server treats 0 as the default port and -1 as "any".

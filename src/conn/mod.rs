@@ -174,6 +174,10 @@ pub struct Conn {
     pub started: Instant,
     /// Why it was closed, once known (nats-server's ClosedState text).
     pub close_reason: Option<&'static str>,
+    /// The last PING round trip measured (zero before the first PONG), for `/connz`.
+    pub rtt: std::time::Duration,
+    /// When the PING awaiting its PONG was sent.
+    pub ping_sent_at: Option<Instant>,
 }
 
 impl Conn {

@@ -81,6 +81,9 @@ impl<B: Backend> Shard<B> {
                 let conn = &mut self.conns[id.index as usize];
                 conn.pings_outstanding = 0;
                 conn.rtt_measured = true;
+                if let Some(sent) = conn.ping_sent_at.take() {
+                    conn.rtt = round_trip(sent.elapsed());
+                }
                 Next::Continue
             }
             Op::Pub {
@@ -578,5 +581,15 @@ impl std::fmt::Debug for TraceOp<'_, '_> {
             Op::Ok => write!(f, "[OK]"),
             Op::Err { message } => write!(f, "[-ERR {}]", text(message)),
         }
+    }
+}
+
+/// A PING round trip as nats-server keeps it: whole microseconds below a millisecond.
+fn round_trip(elapsed: std::time::Duration) -> std::time::Duration {
+    let micros = std::time::Duration::from_micros(1);
+    if elapsed > micros && elapsed < std::time::Duration::from_millis(1) {
+        micros * elapsed.as_micros() as u32
+    } else {
+        elapsed
     }
 }

@@ -28,9 +28,26 @@ impl<B: Backend> Shard<B> {
     /// Applies pending control orders.
     pub(super) fn handle_control(&mut self) {
         while let Ok(message) = self.control.try_recv() {
+            let order = message.is_order();
             match message {
                 ControlMsg::Reload(config) => self.reload(config),
                 ControlMsg::LameDuck { grace, duration } => self.enter_lame_duck(grace, duration),
+                ControlMsg::Connz {
+                    subscriptions,
+                    closed,
+                    reply,
+                } => {
+                    let _ = reply.send(self.connz(subscriptions, closed));
+                }
+                ControlMsg::Subsz {
+                    subscriptions,
+                    reply,
+                } => {
+                    let _ = reply.send(self.subsz(subscriptions));
+                }
+            }
+            if !order {
+                continue;
             }
             self.shared
                 .control_applied

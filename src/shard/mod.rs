@@ -12,6 +12,7 @@
 mod client;
 mod close;
 mod control;
+mod monitor;
 mod publish;
 pub mod shared;
 mod timers;
@@ -127,6 +128,8 @@ pub struct Shard<B: Backend> {
     next_housekeeping: Instant,
     /// Parser limits from the config.
     parser_limits: ParserLimits,
+    /// Closed connections remembered for `/connz?state=closed`, oldest first.
+    closed_conns: std::collections::VecDeque<Arc<crate::monitor::snapshot::ConnSnapshot>>,
 }
 
 impl<B: Backend> Shard<B> {
@@ -182,6 +185,7 @@ impl<B: Backend> Shard<B> {
             random_state: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1),
             next_housekeeping: Instant::now(),
             parser_limits,
+            closed_conns: Default::default(),
         }
     }
 
@@ -379,6 +383,8 @@ impl<B: Backend> Shard<B> {
             stats: Default::default(),
             started: now,
             close_reason: None,
+            rtt: Duration::ZERO,
+            ping_sent_at: None,
         });
         id
     }

@@ -79,6 +79,31 @@ pub enum ControlMsg {
         /// Total time over which all clients are closed.
         duration: Duration,
     },
+    /// Monitoring (`/connz`): copy the shard's connections into `reply`. Answered in the
+    /// shard's next turn; not counted in `control_applied`.
+    Connz {
+        /// Copy each open connection's subscriptions too.
+        subscriptions: bool,
+        /// Include the closed connections the shard remembers.
+        closed: bool,
+        /// Where the answer goes.
+        reply: tokio::sync::mpsc::UnboundedSender<crate::monitor::snapshot::ShardConnz>,
+    },
+    /// Monitoring (`/subsz`): the shard's Sublist counters (and subscriptions).
+    Subsz {
+        /// Copy the subscriptions too.
+        subscriptions: bool,
+        /// Where the answer goes.
+        reply: tokio::sync::mpsc::UnboundedSender<crate::monitor::snapshot::ShardSubsz>,
+    },
+}
+
+impl ControlMsg {
+    /// True for orders that change the shard (counted in `control_applied`), false for
+    /// monitoring questions.
+    pub fn is_order(&self) -> bool {
+        matches!(self, Self::Reload(_) | Self::LameDuck { .. })
+    }
 }
 
 /// A counter alone on its cache line (written by one shard, read by another).
@@ -144,7 +169,7 @@ impl Shared {
         let mut sent = 0;
         for sender in &self.control {
             // A shard that has stopped no longer needs orders.
-            if sender.send(message.clone()).is_ok() {
+            if sender.send(message.clone()).is_ok() && message.is_order() {
                 sent += 1;
             }
         }

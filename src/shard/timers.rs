@@ -51,6 +51,7 @@ impl<B: Backend> Shard<B> {
                     PingAction::Stale
                 } else {
                     conn.pings_outstanding += 1;
+                    conn.ping_sent_at.get_or_insert(now);
                     PingAction::Ping
                 };
                 due.push((conn.id, action));

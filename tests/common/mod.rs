@@ -274,6 +274,123 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// The monitoring port from the ports file (`"monitoring"`, preferring 127.0.0.1),
+    /// for a server started with `-m -1`; panics when there is none.
+    pub fn monitor_port(&self) -> u16 {
+        let suffix = format!("_{}.ports", self.child.id());
+        let text = fs::read_dir(self.dir.path())
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|entry| entry.file_name().to_string_lossy().ends_with(&suffix))
+            .and_then(|entry| fs::read_to_string(entry.path()).ok())
+            .unwrap_or_default();
+        let ports: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("ports file {text:?}: {error}"));
+        let urls: Vec<&str> = ports["monitoring"]
+            .as_array()
+            .map(|urls| urls.iter().filter_map(|url| url.as_str()).collect())
+            .unwrap_or_default();
+        let url = urls
+            .iter()
+            .find(|url| url.starts_with("http://127.0.0.1:"))
+            .or_else(|| urls.first())
+            .unwrap_or_else(|| panic!("no monitoring URL in ports file {text:?}"));
+        url.rsplit(':').next().unwrap().parse().unwrap()
+    }
+}
+
+/// An HTTP answer: status code, headers (lower-cased names) and body.
+#[derive(Debug, Clone)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpAnswer {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The body as JSON; panics with the body when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|error| {
+            panic!(
+                "not JSON ({error}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+/// `GET path` over HTTP/1.1 on 127.0.0.1:`port` with `Connection: close`, read to the
+/// end (bounded by [`READ_TOTAL_MAX`]); de-chunks chunked bodies.
+pub fn http_get(port: u16, path: &str) -> HttpAnswer {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .unwrap_or_else(|error| panic!("connect to monitor port {port}: {error}"));
+    stream.set_read_timeout(Some(READ_TOTAL_MAX)).unwrap();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .unwrap_or_else(|error| panic!("GET {path}: {error}"));
+    let split = raw
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("GET {path}: no header end in {raw:?}"));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("GET {path}: bad status line in {head:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.trim().to_ascii_lowercase(), value.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(key, value)| key == "transfer-encoding" && value.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    HttpAnswer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Decodes a chunked HTTP body.
+fn dechunk(mut chunked: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let Some(line_end) = chunked.windows(2).position(|window| window == b"\r\n") else {
+            return body;
+        };
+        let size_text = String::from_utf8_lossy(&chunked[..line_end]);
+        let size_text = size_text.split(';').next().unwrap_or("").trim().to_string();
+        let size = usize::from_str_radix(&size_text, 16).unwrap_or(0);
+        if size == 0 {
+            return body;
+        }
+        let start = line_end + 2;
+        body.extend_from_slice(&chunked[start..start + size]);
+        chunked = &chunked[(start + size + 2).min(chunked.len())..];
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
