@@ -418,7 +418,7 @@ fn local_time(utc: bool) -> (libc::tm, i64) {
             libc::localtime_r(&seconds, &mut parts);
         }
     }
-    (parts, now.tv_nsec as i64)
+    (parts, now.tv_nsec)
 }
 
 /// Appends `YYYY/MM/DD HH:MM:SS.micros` in local time (or UTC).

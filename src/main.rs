@@ -115,7 +115,8 @@ fn run(config: Config, flags: &Flags) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    server::log_banner(&server, &config);
+    // The pid file exists before "Server is ready" is logged, so a tool that waits for
+    // that line can signal the server at once.
     let pid_file = config.pid_file.clone();
     if let Some(path) = &pid_file {
         if let Err(error) = std::fs::write(path, std::process::id().to_string()) {
@@ -123,10 +124,14 @@ fn run(config: Config, flags: &Flags) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    server::log_banner(&server, &config);
+    // Tools and client test suites treat the ports file as "up" and then read the log:
+    // the start-up lines must be written by then (the log writer is a thread of its own).
+    ringnats::log::flush();
     let ports_file = config
         .ports_file_dir
         .as_deref()
-        .map(|dir| write_ports_file(dir, &config.host, server.port()));
+        .map(|dir| write_ports_file(dir, &config, &server));
     let ports_file = match ports_file.transpose() {
         Ok(path) => path,
         Err(error) => {
@@ -145,7 +150,11 @@ fn run(config: Config, flags: &Flags) -> ExitCode {
 }
 
 /// Writes `<exe>_<pid>.ports` as nats-server does.
-fn write_ports_file(dir: &Path, host: &str, port: u16) -> std::io::Result<PathBuf> {
+fn write_ports_file(
+    dir: &Path,
+    config: &Config,
+    server: &server::RunningServer,
+) -> std::io::Result<PathBuf> {
     let exe = std::env::args()
         .next()
         .as_deref()
@@ -157,8 +166,10 @@ fn write_ports_file(dir: &Path, host: &str, port: u16) -> std::io::Result<PathBu
         .unwrap_or_else(|| "ringnats".into());
     let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
     let body = serde_json::json!({
-        "nats": server::client_urls(host, port),
-        "monitoring": [],
+        "nats": server::client_urls(&config.host, server.port()),
+        "monitoring": server.monitor_address().map_or_else(Vec::new, |address| {
+            server::monitor_urls(config.monitor_host(), address.port())
+        }),
     });
     std::fs::write(&path, body.to_string())?;
     Ok(path)

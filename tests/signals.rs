@@ -43,13 +43,21 @@ impl Server {
             log,
         };
         server.wait_for_log("Server is ready");
-        let ports = std::fs::read_dir(dir)
-            .unwrap()
-            .flatten()
-            .find(|entry| entry.file_name().to_string_lossy().ends_with(".ports"))
-            .expect("ports file");
-        let json = std::fs::read_to_string(ports.path()).unwrap();
-        server.port = common::client_port_from_ports_json(&json).expect("port");
+        // The ports file follows the start-up log lines.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        server.port = loop {
+            let port = std::fs::read_dir(dir)
+                .unwrap()
+                .flatten()
+                .find(|entry| entry.file_name().to_string_lossy().ends_with(".ports"))
+                .and_then(|entry| std::fs::read_to_string(entry.path()).ok())
+                .and_then(|json| common::client_port_from_ports_json(&json));
+            if let Some(port) = port {
+                break port;
+            }
+            assert!(Instant::now() < deadline, "no ports file");
+            std::thread::sleep(Duration::from_millis(10));
+        };
         server
     }
 
