@@ -7,8 +7,8 @@
 //! has; the listen address, shard count and io backend are fixed for a process's life.
 
 use std::fmt::Display;
-use std::time::Duration;
 
+use crate::config::file::go_duration_text;
 use crate::config::Config;
 
 /// A refused reload: nats-server's text, ready for `Failed to reload server
@@ -19,38 +19,6 @@ pub struct ReloadRefused(pub String);
 impl std::fmt::Display for ReloadRefused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-/// Go's `time.Duration` formatting for the common cases ("1s", "2m0s", "500ms").
-pub fn go_duration(duration: Duration) -> String {
-    let nanos = duration.as_nanos();
-    if nanos == 0 {
-        return "0s".into();
-    }
-    if nanos < 1_000_000_000 {
-        return match nanos {
-            n if n % 1_000_000 == 0 => format!("{}ms", n / 1_000_000),
-            n if n % 1_000 == 0 => format!("{}µs", n / 1_000),
-            n => format!("{n}ns"),
-        };
-    }
-    let total_seconds = duration.as_secs();
-    let fraction = duration.subsec_nanos();
-    let (hours, minutes, seconds) = (
-        total_seconds / 3600,
-        (total_seconds / 60) % 60,
-        total_seconds % 60,
-    );
-    let mut seconds_text = seconds.to_string();
-    if fraction > 0 {
-        let digits = format!("{fraction:09}");
-        seconds_text += &format!(".{}", digits.trim_end_matches('0'));
-    }
-    match (hours, minutes) {
-        (0, 0) => format!("{seconds_text}s"),
-        (0, m) => format!("{m}m{seconds_text}s"),
-        (h, m) => format!("{h}h{m}m{seconds_text}s"),
     }
 }
 
@@ -123,7 +91,7 @@ pub fn plan(old: &Config, new: &Config) -> Result<Vec<String>, ReloadRefused> {
     note(
         "ping_interval",
         old.ping_interval != new.ping_interval,
-        &go_duration(new.ping_interval),
+        &go_duration_text(new.ping_interval),
     );
     note(
         "ping_max",
@@ -133,12 +101,12 @@ pub fn plan(old: &Config, new: &Config) -> Result<Vec<String>, ReloadRefused> {
     note(
         "write_deadline",
         old.write_deadline != new.write_deadline,
-        &go_duration(new.write_deadline),
+        &go_duration_text(new.write_deadline),
     );
     note(
         "auth_timeout",
         old.auth_timeout != new.auth_timeout,
-        &go_duration(new.auth_timeout),
+        &go_duration_text(new.auth_timeout),
     );
     note("debug", old.log.debug != new.log.debug, &new.log.debug);
     note("trace", old.log.trace != new.log.trace, &new.log.trace);
@@ -178,15 +146,7 @@ pub fn plan(old: &Config, new: &Config) -> Result<Vec<String>, ReloadRefused> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration(Duration::from_secs(1)), "1s");
-        assert_eq!(go_duration(Duration::from_secs(120)), "2m0s");
-        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(go_duration(Duration::from_secs(3661)), "1h1m1s");
-    }
+    use std::time::Duration;
 
     #[test]
     fn limits_reload_and_the_port_does_not() {
