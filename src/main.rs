@@ -104,10 +104,13 @@ fn die(message: &str) -> ExitCode {
 }
 
 fn run(config: Config, flags: &Flags) -> ExitCode {
+    // Block the signals before any thread exists (the log writer is the first), so
+    // every thread inherits the mask and only the main thread's sigwait takes them;
+    // otherwise SIGINT could land on another thread and kill the process uncleanly.
+    let signals = block_signals();
     if let Err(error) = ringnats::log::init(&config.log) {
         return die(&format!("cannot open log file: {error}"));
     }
-    let signals = block_signals();
     let server = match server::start(config.clone()) {
         Ok(server) => server,
         Err(error) => {
