@@ -101,6 +101,11 @@ impl Outbox {
         }
     }
 
+    /// True when messages were pushed since the last flush (not yet visible to the peer).
+    pub fn has_uncommitted(&self) -> bool {
+        self.uncommitted
+    }
+
     /// Messages waiting outside the ring.
     pub fn overflow_len(&self) -> usize {
         self.overflow.len()

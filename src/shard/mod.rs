@@ -52,6 +52,8 @@ pub const COMPLETIONS_PER_TURN: usize = 1024;
 pub const ACCEPT_DELAY_MIN: Duration = Duration::from_millis(10);
 /// Longest wait between accept retries (nats-server's ACCEPT_MAX_SLEEP).
 pub const ACCEPT_DELAY_MAX: Duration = Duration::from_secs(1);
+/// How soon a shard retries an outbox whose ring was full.
+pub const OVERFLOW_RETRY_INTERVAL: Duration = Duration::from_millis(1);
 /// How often housekeeping (ping timers, write deadlines) runs at most.
 pub const HOUSEKEEPING_INTERVAL_MAX: Duration = Duration::from_millis(250);
 
@@ -228,12 +230,35 @@ impl<B: Backend> Shard<B> {
             .iter_mut()
             .flatten()
             .any(|inbox| !inbox.is_empty_for_sleep());
-        if inbound_waiting || !self.closing.is_empty() || !self.interest_waiters.is_empty() {
+        // Work queued after this turn's flush (housekeeping's PINGs, a close's interest
+        // change) must not wait for the next timer. Closing connections need no spin:
+        // their in-flight io completes and wakes the loop.
+        let unflushed = !self.dirty.is_empty()
+            || self
+                .links
+                .outboxes
+                .iter()
+                .flatten()
+                .any(|outbox| outbox.has_uncommitted());
+        if inbound_waiting || unflushed || !self.interest_waiters.is_empty() {
             return Duration::ZERO;
         }
-        self.next_housekeeping
+        let timer = self
+            .next_housekeeping
             .saturating_duration_since(Instant::now())
-            .min(HOUSEKEEPING_INTERVAL_MAX)
+            .min(HOUSEKEEPING_INTERVAL_MAX);
+        let overflowing = self
+            .links
+            .outboxes
+            .iter()
+            .flatten()
+            .any(|outbox| outbox.overflow_len() > 0);
+        if overflowing {
+            // A full ring drains as the peer works; retry soon without spinning.
+            timer.min(OVERFLOW_RETRY_INTERVAL)
+        } else {
+            timer
+        }
     }
 
     fn handle_completion(&mut self, completion: Completion) {
