@@ -48,18 +48,6 @@ async fn connect(args: &Args, name: String) -> io::Result<Client> {
         .map_err(io::Error::other)
 }
 
-fn base_report(args: &Args) -> Report {
-    Report {
-        label: args.label.clone(),
-        mode: args.mode.name().into(),
-        client: args.client.name().into(),
-        server: args.server.to_string(),
-        payload_bytes: args.payload_bytes,
-        window_msgs: args.window_msgs,
-        ..Report::default()
-    }
-}
-
 async fn pubsub(args: &Args) -> io::Result<Report> {
     let (delivery, subscribers) = match args.mode {
         Mode::Publish => (Delivery::None, 0),
@@ -136,7 +124,7 @@ async fn pubsub(args: &Args) -> io::Result<Report> {
             .chain(&sub_results)
             .filter_map(|r| r.2.clone())
             .collect(),
-        ..base_report(args)
+        ..Report::for_run(args)
     })
 }
 
@@ -290,7 +278,7 @@ async fn request(args: &Args) -> io::Result<Report> {
         publish: Some(Side::new(args.payload_bytes, &counts)),
         latency: Some(Latency::from_nanos(&histogram)),
         errors,
-        ..base_report(args)
+        ..Report::for_run(args)
     })
 }
 

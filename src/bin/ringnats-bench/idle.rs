@@ -45,12 +45,7 @@ pub fn run(args: &Args) -> io::Result<Report> {
     drop(connections);
     let connections = args.connections.max(1);
     Ok(Report {
-        label: args.label.clone(),
-        mode: args.mode.name().into(),
-        client: args.client.name().into(),
-        server: args.server.to_string(),
         payload_bytes: 0,
-        window_msgs: args.window_msgs,
         idle: Some(IdleMemory {
             connections: args.connections,
             rss_before_bytes,
@@ -59,7 +54,7 @@ pub fn run(args: &Args) -> io::Result<Report> {
                 / connections as f64,
             connect_seconds,
         }),
-        ..Report::default()
+        ..Report::for_run(args)
     })
 }
 

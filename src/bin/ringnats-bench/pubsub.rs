@@ -132,12 +132,6 @@ fn report(args: &Args, state: &RunState, pubs: &[WorkerResult], subs: &[WorkerRe
         (!counts.is_empty()).then(|| Side::new(args.payload_bytes, &counts))
     };
     Report {
-        label: args.label.clone(),
-        mode: args.mode.name().into(),
-        client: args.client.name().into(),
-        server: args.server.to_string(),
-        payload_bytes: args.payload_bytes,
-        window_msgs: args.window_msgs,
         publish: sides(pubs),
         subscribe: sides(subs),
         expected,
@@ -148,7 +142,7 @@ fn report(args: &Args, state: &RunState, pubs: &[WorkerResult], subs: &[WorkerRe
             .chain(subs)
             .filter_map(|r| r.error.clone())
             .collect(),
-        ..Report::default()
+        ..Report::for_run(args)
     }
 }
 

@@ -121,6 +121,20 @@ pub struct Report {
 }
 
 impl Report {
+    /// A report naming the run (mode, client, server, sizes); results are filled in by
+    /// the mode with `..Report::for_run(args)`.
+    pub fn for_run(args: &crate::args::Args) -> Report {
+        Report {
+            label: args.label.clone(),
+            mode: args.mode.name().into(),
+            client: args.client.name().into(),
+            server: args.server.to_string(),
+            payload_bytes: args.payload_bytes,
+            window_msgs: args.window_msgs,
+            ..Report::default()
+        }
+    }
+
     /// The human table.
     pub fn table(&self) -> String {
         let mut out = String::new();

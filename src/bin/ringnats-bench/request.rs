@@ -101,16 +101,10 @@ fn report(args: &Args, results: &[RequesterResult], mut errors: Vec<String>) -> 
     let counts: Vec<(u64, Duration)> = results.iter().map(|r| (r.requests, r.elapsed)).collect();
     errors.extend(results.iter().filter_map(|r| r.error.clone()));
     Report {
-        label: args.label.clone(),
-        mode: args.mode.name().into(),
-        client: args.client.name().into(),
-        server: args.server.to_string(),
-        payload_bytes: args.payload_bytes,
-        window_msgs: args.window_msgs,
         publish: Some(Side::new(args.payload_bytes, &counts)),
         latency: Some(Latency::from_nanos(&histogram)),
         errors,
-        ..Report::default()
+        ..Report::for_run(args)
     }
 }
 
