@@ -6,6 +6,7 @@
 
 use std::rc::Rc;
 
+use super::publish::Route;
 use super::Shard;
 use crate::conn::{ConnId, ConnState, ProbeState, SubRef, Subscription};
 use crate::io::Backend;
@@ -181,9 +182,11 @@ impl<B: Backend> Shard<B> {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) -> Next {
+        // Looked up once: nothing below changes a Sublist before the message is routed.
+        let route = self.route(id, subject);
         if self.conns[id.index as usize].probe == ProbeState::Answered {
             self.conns[id.index as usize].probe = ProbeState::Idle;
-        } else if self.reaches_no_one(id, subject) {
+        } else if reaches_no_one(&route) {
             if self.interest_in_flight() {
                 // A SUB parsed on another shard before this PUB may not have reached our
                 // interest table yet; nats-server would deliver to it, so wait for it.
@@ -214,7 +217,7 @@ impl<B: Backend> Shard<B> {
         if verbose {
             self.reply(id, b"+OK\r\n");
         }
-        self.publish(id, subject, reply, headers, payload);
+        self.publish(id, subject, reply, headers, payload, route);
         if self
             .conns
             .get(id.index as usize)
@@ -354,12 +357,6 @@ impl<B: Backend> Shard<B> {
                 self.barrier_waiters.push(id);
             }
         }
-    }
-
-    /// True when a publish to `subject` would reach no subscriber on any shard.
-    fn reaches_no_one(&mut self, id: ConnId, subject: &[u8]) -> bool {
-        let (local, remote) = self.route(id, subject);
-        local.is_empty() && remote.is_none_or(|remote| remote.is_empty())
     }
 
     /// Interest changes each peer has announced to this shard so far.
@@ -528,6 +525,11 @@ impl<B: Backend> Shard<B> {
         waiters.append(&mut self.barrier_waiters);
         self.barrier_waiters = waiters;
     }
+}
+
+/// True when a route reaches no subscriber on any shard.
+fn reaches_no_one((local, remote): &Route) -> bool {
+    local.is_empty() && remote.as_ref().is_none_or(|remote| remote.is_empty())
 }
 
 /// Formats an op for trace lines without copying the payload.

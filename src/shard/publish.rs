@@ -32,7 +32,8 @@ struct PeerDestination<'arena> {
 }
 
 impl<B: Backend> Shard<B> {
-    /// Routes one message published by `publisher` on this shard.
+    /// Routes one message published by `publisher` on this shard, along `route`
+    /// (from [`Shard::route`]).
     pub(super) fn publish(
         &mut self,
         publisher: ConnId,
@@ -40,6 +41,7 @@ impl<B: Backend> Shard<B> {
         reply: Option<&[u8]>,
         headers: Option<&[u8]>,
         payload: &[u8],
+        route: Route,
     ) {
         let echo = self.conns[publisher.index as usize].options.echo;
         let message = Delivery {
@@ -49,7 +51,7 @@ impl<B: Backend> Shard<B> {
             headers,
             payload,
         };
-        let (local, remote) = self.route(publisher, subject);
+        let (local, remote) = route;
         let mut delivered = 0usize;
         for sub in &local.plain {
             if echo || sub.0.conn != publisher {
