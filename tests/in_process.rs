@@ -200,14 +200,6 @@ fn queue_group_spread_over_shards_gets_each_message_once() {
 
 #[test]
 fn subscribe_then_flush_always_delivers_and_never_false_no_responders() {
-    if std::env::var("RINGNATS_TEST_DEBUG").is_ok() {
-        let log = ringnats::config::LogConfig {
-            debug: true,
-            trace: std::env::var("RINGNATS_TEST_DEBUG").is_ok_and(|v| v == "trace"),
-            ..Default::default()
-        };
-        ringnats::log::init(&log).unwrap();
-    }
     let server = start(2, |_| {});
     runtime().block_on(async {
         let requester = async_nats::connect(url(&server)).await.unwrap();

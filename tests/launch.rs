@@ -45,6 +45,18 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Waits (at most 10 s) until a server logging to `log_file` says it is ready.
+fn wait_until_ready(log_file: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(log_file)
+        .unwrap_or_default()
+        .contains("Server is ready")
+    {
+        assert!(Instant::now() < deadline, "server did not become ready");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn ping_pong(addr: std::net::SocketAddr) -> String {
     let mut stream = TcpStream::connect(addr).expect("connects");
     stream
@@ -224,14 +236,7 @@ fn sigterm_and_sigint_stop_cleanly_and_remove_pid_file() {
             .arg(&log_file)
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !std::fs::read_to_string(&log_file)
-            .unwrap_or_default()
-            .contains("Server is ready")
-        {
-            assert!(Instant::now() < deadline, "server did not become ready");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_until_ready(&log_file);
         let pid: i32 = std::fs::read_to_string(&pid_file)
             .unwrap()
             .trim()
@@ -312,14 +317,7 @@ fn open_file_soft_limit_is_raised_to_the_hard_limit() {
         });
     }
     let mut child = command.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !std::fs::read_to_string(&log_file)
-        .unwrap_or_default()
-        .contains("Server is ready")
-    {
-        assert!(Instant::now() < deadline, "server did not become ready");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until_ready(&log_file);
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
     let _ = child.kill();
     let _ = child.wait();
