@@ -33,6 +33,7 @@
 //! - Messages from one publisher to one subscriber keep their order: one FIFO ring per
 //!   shard pair, and one ordered outbound queue per connection.
 
+pub mod auth;
 pub mod config;
 pub mod conn;
 pub mod io;

@@ -140,6 +140,8 @@ pub struct Config {
     pub write_deadline: Duration,
     /// `auth_timeout`: time allowed between accept and CONNECT when auth is required.
     pub auth_timeout: Duration,
+    /// Authentication, authorization and accounts.
+    pub auth: crate::auth::AuthConfig,
     /// `no_header_support`: turn off headers in INFO.
     pub no_header_support: bool,
     /// `max_closed_clients`: closed connections remembered for `/connz?state=closed`.
@@ -192,6 +194,7 @@ impl Default for Config {
             pings_outstanding_max: DEFAULT_PINGS_OUTSTANDING_MAX,
             write_deadline: DEFAULT_WRITE_DEADLINE,
             auth_timeout: DEFAULT_AUTH_TIMEOUT,
+            auth: crate::auth::AuthConfig::default(),
             no_header_support: false,
             closed_clients_max: DEFAULT_CLOSED_CLIENTS_MAX,
             log: LogConfig::default(),

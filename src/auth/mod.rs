@@ -1,0 +1,224 @@
+//! Authentication, authorization and accounts, as nats-server does them.
+//!
+//! This module holds the configuration's view of who may connect ([`AuthConfig`]: the
+//! single token or user, the user and nkey lists, `no_auth_user`) and of the accounts
+//! they land in ([`AccountConfig`]: exports, imports, limits), plus the permission sets
+//! ([`Permissions`]) that decide which subjects a user may publish and subscribe to.
+//!
+//! Architecture Invariant: everything here is plain data built once from the config
+//! (and again on reload); shards read it through an `Arc` and never lock it.
+
+use std::time::Duration;
+
+/// The name of nats-server's default account, where clients land without accounts.
+pub const GLOBAL_ACCOUNT: &str = "$G";
+/// The name of nats-server's default system account.
+pub const SYSTEM_ACCOUNT: &str = "$SYS";
+
+/// nats-server's `DEFAULT_ALLOW_RESPONSE_MAX_MSGS`.
+pub const DEFAULT_RESPONSE_MSGS_MAX: i64 = 1;
+/// nats-server's `DEFAULT_ALLOW_RESPONSE_EXPIRATION`: 2 minutes.
+pub const DEFAULT_RESPONSE_EXPIRES: Duration = Duration::from_secs(120);
+
+/// Who may connect, from `authorization {}`, `accounts {}`, `no_auth_user` and the
+/// `--user/--pass/--auth` flags.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuthConfig {
+    /// `authorization { token }` or `--auth`.
+    pub token: Option<String>,
+    /// `authorization { user }` or `--user`: the single user.
+    pub user: Option<String>,
+    /// `authorization { password }` or `--pass`: the single user's password (plain
+    /// or bcrypt).
+    pub password: Option<String>,
+    /// Users with passwords, from `authorization { users }` and every account's `users`.
+    pub users: Vec<User>,
+    /// Users that authenticate with an nkey signature.
+    pub nkey_users: Vec<NkeyUser>,
+    /// `authorization { default_permissions }`: for users without permissions of their
+    /// own (an account's `default_permissions` wins for its users).
+    pub default_permissions: Option<Permissions>,
+    /// `no_auth_user`: the user a client that sends no credentials becomes.
+    pub no_auth_user: Option<String>,
+    /// `accounts {}`, in config order (without `$G`, which always exists).
+    pub accounts: Vec<AccountConfig>,
+    /// `system_account`: the name of the system account (`$SYS` by default).
+    pub system_account: Option<String>,
+    /// `no_system_account`: run without a system account.
+    pub no_system_account: bool,
+}
+
+impl AuthConfig {
+    /// True when a client must authenticate (INFO's `auth_required`).
+    pub fn auth_required(&self) -> bool {
+        self.token.is_some()
+            || self.user.is_some()
+            || !self.users.is_empty()
+            || !self.nkey_users.is_empty()
+    }
+
+    /// True when INFO carries a `nonce` for nkey signatures.
+    pub fn nonce_required(&self) -> bool {
+        !self.nkey_users.is_empty()
+    }
+}
+
+/// Which connection kinds a user may use (`allowed_connection_types`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionTypes {
+    /// The types listed, upper case (`STANDARD`, `WEBSOCKET`, ...); empty = all.
+    pub allowed: Vec<String>,
+}
+
+impl ConnectionTypes {
+    /// True when a plain client connection is allowed.
+    pub fn allows_standard(&self) -> bool {
+        self.allowed.is_empty() || self.allowed.iter().any(|kind| kind == "STANDARD")
+    }
+}
+
+/// A user with a password.
+#[derive(Clone, Debug, PartialEq)]
+pub struct User {
+    /// `user`/`username`.
+    pub name: String,
+    /// `password`/`pass`: plain text, or a bcrypt hash (`$2a$...`).
+    pub password: String,
+    /// The account the user belongs to; `None` = `$G`.
+    pub account: Option<String>,
+    /// `permissions`; `None` = the account's or server's default permissions.
+    pub permissions: Option<Permissions>,
+    /// `allowed_connection_types`.
+    pub connection_types: ConnectionTypes,
+}
+
+/// A user identified by an nkey (a public key starting with `U`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NkeyUser {
+    /// `nkey`: the user's public key.
+    pub public_key: String,
+    /// The account the user belongs to; `None` = `$G`.
+    pub account: Option<String>,
+    /// `permissions`; `None` = the defaults.
+    pub permissions: Option<Permissions>,
+    /// `allowed_connection_types`.
+    pub connection_types: ConnectionTypes,
+}
+
+/// What a user may publish and subscribe to.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Permissions {
+    /// `publish`/`pub`; `None` = anything.
+    pub publish: Option<SubjectPermission>,
+    /// `subscribe`/`sub`; `None` = anything. Entries may be `"subject queue"`.
+    pub subscribe: Option<SubjectPermission>,
+    /// `allow_responses`: temporary publish rights to reply subjects of received
+    /// requests.
+    pub response: Option<ResponsePermission>,
+}
+
+/// An allow and a deny list of subject patterns; deny wins.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SubjectPermission {
+    /// `allow`; `None` = everything not denied. `Some(empty)` = nothing.
+    pub allow: Option<Vec<String>>,
+    /// `deny`; `None` = nothing denied.
+    pub deny: Option<Vec<String>>,
+}
+
+/// `allow_responses: true | {max, expires}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponsePermission {
+    /// `max`: responses allowed per request (nats-server default 1).
+    pub msgs_max: i64,
+    /// `expires`: how long the right lasts (nats-server default 2 minutes); zero =
+    /// no expiry.
+    pub expires: Duration,
+}
+
+impl Default for ResponsePermission {
+    fn default() -> Self {
+        Self {
+            msgs_max: DEFAULT_RESPONSE_MSGS_MAX,
+            expires: DEFAULT_RESPONSE_EXPIRES,
+        }
+    }
+}
+
+/// One entry of `accounts {}`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AccountConfig {
+    /// The account's name.
+    pub name: String,
+    /// `exports`.
+    pub exports: Vec<Export>,
+    /// `imports`.
+    pub imports: Vec<Import>,
+    /// `limits` (and the top-level `max_connections`... of the account block).
+    pub limits: AccountLimits,
+    /// `default_permissions` for this account's users.
+    pub default_permissions: Option<Permissions>,
+}
+
+/// Account-level limits; `None` = unlimited (nats-server's -1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AccountLimits {
+    /// `max_connections`/`max_conn`.
+    pub connections_max: Option<u32>,
+    /// `max_subscriptions`/`max_subs`.
+    pub subscriptions_max: Option<u32>,
+    /// `max_payload`/`max_pay`.
+    pub payload_max: Option<u32>,
+    /// `max_leafnodes`/`max_leafs` (stored; no leaf nodes yet).
+    pub leafnodes_max: Option<u32>,
+}
+
+/// Stream or service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportKind {
+    /// Messages flow from the exporter to importers' subscribers.
+    Stream,
+    /// Importers' requests reach the exporter's responders; replies flow back.
+    Service,
+}
+
+/// `response_type` of a service export.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ResponseType {
+    /// One reply per request (the default).
+    #[default]
+    Singleton,
+    /// Any number of replies.
+    Stream,
+    /// Several replies forming one answer.
+    Chunked,
+}
+
+/// One entry of an account's `exports`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Export {
+    /// Stream or service.
+    pub kind: ExportKind,
+    /// The exported subject (may hold wildcards).
+    pub subject: String,
+    /// `accounts`: who may import it; `None` = public.
+    pub accounts: Option<Vec<String>>,
+    /// `response_type` (services only).
+    pub response_type: ResponseType,
+}
+
+/// One entry of an account's `imports`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Import {
+    /// Stream or service.
+    pub kind: ExportKind,
+    /// The exporting account.
+    pub account: String,
+    /// The subject as exported.
+    pub subject: String,
+    /// Stream imports: `prefix` prepended to the subject in the importing account.
+    pub prefix: Option<String>,
+    /// `to` (`as` in old configs): the local subject (service) or the mapped subject
+    /// (stream).
+    pub to: Option<String>,
+}
