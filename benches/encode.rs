@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ringnats::proto::encode::{encode_delivery, encode_no_responders, Delivery};
-use ringnats::proto::info::{InfoKind, InfoTemplate, ServerIdentity};
+use ringnats::proto::info::{ClientFields, InfoKind, InfoTemplate, ServerIdentity};
 
 fn delivery<'a>(payload: &'a [u8], headers: Option<&'static [u8]>) -> Delivery<'a> {
     Delivery {
@@ -77,13 +77,22 @@ fn bench_status_and_info(c: &mut Criterion) {
         port: 4222,
         headers: true,
         payload_bytes_max: 1024 * 1024,
+        auth_required: false,
         xkey: "X".repeat(56),
     });
-    let ip = "127.0.0.1".parse().unwrap();
+    let client = ClientFields {
+        client_id: 12345,
+        client_ip: "127.0.0.1".parse().unwrap(),
+        payload_max: 1024 * 1024,
+    };
     group.bench_function("Info", |b| {
         b.iter(|| {
             out.clear();
-            template.encode(&mut out, black_box(12345), ip, InfoKind::Greeting);
+            template.encode(
+                &mut out,
+                black_box(&client),
+                InfoKind::Greeting { nonce: None },
+            );
             black_box(out.len())
         })
     });

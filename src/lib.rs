@@ -45,3 +45,4 @@ pub mod router;
 pub mod server;
 pub mod shard;
 pub mod subject;
+pub mod workers;

@@ -108,7 +108,7 @@ impl RunningServer {
 
     /// Number of shards running.
     pub fn shards(&self) -> usize {
-        self.threads.len()
+        self.shared.stats.len()
     }
 
     /// The bound monitoring address, when monitoring runs.
@@ -185,7 +185,7 @@ pub fn start(config: Config) -> Result<RunningServer, StartError> {
     let info = InfoTemplate::new(&identity);
     let shared = Arc::new(Shared::new(config, info, shard_count));
     let links = mesh::build(shard_count)?;
-    let doorbells = links.iter().map(|link| link.doorbell.clone()).collect();
+    let doorbells: Vec<Arc<Doorbell>> = links.iter().map(|link| link.doorbell.clone()).collect();
     let shards = links.into_iter().zip(listeners).enumerate();
     let threads = match backend.kind {
         BackendKind::IoUring => spawn_shards(&shared, shards, || {
@@ -195,6 +195,8 @@ pub fn start(config: Config) -> Result<RunningServer, StartError> {
             EpollBackend::new().map_err(|error| format!("epoll set-up failed: {error}"))
         })?,
     };
+    let mut threads = threads;
+    threads.extend(crate::workers::spawn_auth_workers(&shared, &doorbells)?);
     let mut server = RunningServer {
         shared,
         threads,
@@ -205,6 +207,8 @@ pub fn start(config: Config) -> Result<RunningServer, StartError> {
         monitor: None,
     };
     server.monitor = start_monitor(&server)?;
+    let responder = crate::workers::spawn_system_responder(monitor_context(&server))?;
+    server.threads.push(responder);
     Ok(server)
 }
 
@@ -217,14 +221,7 @@ fn start_monitor(server: &RunningServer) -> Result<Option<crate::monitor::Monito
     };
     let port = u16::try_from(port).unwrap_or(0);
     let address = resolve(config.monitor_host(), port)?;
-    let context = crate::monitor::MonitorContext::new(
-        server.shared.clone(),
-        server.doorbells.clone(),
-        server.identity.clone(),
-        server.io_backend(),
-        server.port(),
-    );
-    crate::monitor::start(context, address)
+    crate::monitor::start(monitor_context(server), address)
         .map(Some)
         .map_err(|error| {
             StartError::Listen(format!(
@@ -232,6 +229,17 @@ fn start_monitor(server: &RunningServer) -> Result<Option<crate::monitor::Monito
                 error_text(&error)
             ))
         })
+}
+
+/// What the monitoring endpoints and the `$SYS` responder read.
+fn monitor_context(server: &RunningServer) -> crate::monitor::MonitorContext {
+    crate::monitor::MonitorContext::new(
+        server.shared.clone(),
+        server.doorbells.clone(),
+        server.identity.clone(),
+        server.io_backend(),
+        server.port(),
+    )
 }
 
 /// Spawns one pinned shard thread per (links, listener) over the backend `new_backend`
@@ -290,6 +298,7 @@ fn make_identity(config: &Config, port: u16) -> ServerIdentity {
         port,
         headers: !config.no_header_support,
         payload_bytes_max: config.payload_bytes_max,
+        auth_required: config.auth.auth_required(),
         xkey: nkeys::XKey::new().public_key(),
     }
 }

@@ -222,3 +222,20 @@ pub struct Import {
     /// (stream).
     pub to: Option<String>,
 }
+
+pub mod accounts;
+pub mod authenticate;
+pub mod permissions;
+
+/// True when two configurations give the same accounts the same ids, so a reload can
+/// keep the shards' per-account subject tables.
+pub fn same_accounts(old: &AuthConfig, new: &AuthConfig) -> bool {
+    let (old, new) = (
+        accounts::AccountTable::new(old),
+        accounts::AccountTable::new(new),
+    );
+    old.len() == new.len()
+        && (0..old.len() as u32)
+            .map(accounts::AccountId)
+            .all(|id| old.name(id) == new.name(id))
+}

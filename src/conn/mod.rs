@@ -12,8 +12,11 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
+use crate::auth::accounts::AccountId;
+use crate::auth::permissions::{CompiledPermissions, ReplyGrants};
 use crate::proto::connect::ClientOptions;
 use crate::proto::parser::Parser;
 use crate::subject::sublist::Sublist;
@@ -36,6 +39,9 @@ pub enum ConnState {
     /// Accepted and INFO sent; CONNECT not yet received (ops are still accepted, as
     /// nats-server does when no auth is configured).
     AwaitingConnect,
+    /// CONNECT received; its credentials are being checked off the shard (bcrypt).
+    /// Input is paused until the answer comes back.
+    Authenticating,
     /// CONNECT processed.
     Ready,
     /// Being closed: no more input is processed. With `flush`, pending output (an
@@ -64,6 +70,8 @@ pub enum ProbeState {
 pub struct Subscription {
     /// The connection that owns it.
     pub conn: ConnId,
+    /// The account whose subject space it lives in (its connection's).
+    pub account: AccountId,
     /// The client's subscription id, echoed in MSG.
     pub sid: Box<[u8]>,
     /// The subject pattern.
@@ -174,6 +182,27 @@ pub struct Conn {
     pub started: Instant,
     /// Why it was closed, once known (nats-server's ClosedState text).
     pub close_reason: Option<&'static str>,
+    /// The account the client authenticated into (`$G` before CONNECT).
+    pub account: AccountId,
+    /// The authenticated user (name or nkey), as `/connz` shows it.
+    pub user: Option<Box<str>>,
+    /// What the user may publish and subscribe to; `None` = everything.
+    pub permissions: Option<Arc<CompiledPermissions>>,
+    /// Reply subjects this client may answer (`allow_responses`); `None` without it.
+    pub reply_grants: Option<Box<ReplyGrants>>,
+    /// A wildcard subscription overlaps a subscribe deny entry, so deliveries are
+    /// checked against the deny list (nats-server's `mperms`).
+    pub delivery_filter: bool,
+    /// The nonce sent in INFO for nkey signatures (base64), when required.
+    pub nonce: Option<[u8; 15]>,
+    /// Authentication must complete before this instant (`auth_timeout`), when
+    /// authentication is required and not done yet.
+    pub auth_deadline: Option<Instant>,
+    /// Counted in its account's connection total (undone at close).
+    pub account_counted: bool,
+    /// The checks of a CONNECT whose credentials are being verified off the shard;
+    /// set only in `ConnState::Authenticating`.
+    pub pending_connect: Option<crate::proto::connect::ConnectChecks>,
     /// The last PING round trip measured (zero before the first PONG), for `/connz`.
     pub rtt: std::time::Duration,
     /// When the PING awaiting its PONG was sent.

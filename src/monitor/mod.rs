@@ -13,6 +13,7 @@ mod endpoints;
 mod metrics;
 pub mod snapshot;
 mod subsz;
+pub mod sys;
 mod time;
 mod varz;
 

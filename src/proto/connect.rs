@@ -28,12 +28,18 @@ pub struct ClientOptions {
     pub lang: String,
     /// Client library version, for monitoring.
     pub version: String,
-    /// Credentials are kept for the auth issue; unused until then.
+    /// `user`: the user name to authenticate as.
     pub user: Option<String>,
-    /// See `user`.
+    /// `pass`: the user's password.
     pub pass: Option<String>,
-    /// See `user`.
+    /// `auth_token`: the server's token.
     pub auth_token: Option<String>,
+    /// `nkey`: the user's public nkey.
+    pub nkey: Option<String>,
+    /// `sig`: the INFO nonce signed with the nkey's seed (base64).
+    pub sig: Option<String>,
+    /// `account` or `new_account` was sent: nats-server refuses both for clients.
+    pub asks_for_account: bool,
 }
 
 impl Default for ClientOptions {
@@ -51,6 +57,9 @@ impl Default for ClientOptions {
             user: None,
             pass: None,
             auth_token: None,
+            nkey: None,
+            sig: None,
+            asks_for_account: false,
         }
     }
 }
@@ -74,10 +83,10 @@ struct ConnectJson {
     auth_token: Option<String>,
     #[allow(dead_code)]
     tls_required: Option<bool>,
-    #[allow(dead_code)]
     nkey: Option<String>,
-    #[allow(dead_code)]
     sig: Option<String>,
+    account: Option<String>,
+    new_account: Option<bool>,
     #[allow(dead_code)]
     jwt: Option<String>,
 }
@@ -91,8 +100,41 @@ pub struct ConnectRejected {
     pub close_reason: &'static str,
 }
 
-/// Applies a CONNECT to the current options, as nats-server's processConnect does.
-pub fn apply_connect(options: &mut ClientOptions, json: &[u8]) -> Result<(), ConnectRejected> {
+/// The checks nats-server's processConnect makes after authentication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "a CONNECT is only accepted once its checks pass"]
+pub struct ConnectChecks {
+    /// The `protocol` as sent.
+    protocol: i64,
+}
+
+impl ConnectChecks {
+    /// Checks the protocol level and `no_responders` (which needs headers), and stores
+    /// the protocol level.
+    pub fn finish(self, options: &mut ClientOptions) -> Result<(), ConnectRejected> {
+        if !(0..=1).contains(&self.protocol) {
+            return Err(ConnectRejected {
+                err_text: Some(errors::INVALID_CLIENT_PROTOCOL),
+                close_reason: errors::close_reason::BAD_CLIENT_PROTOCOL_VERSION,
+            });
+        }
+        options.protocol = self.protocol as u8;
+        if options.no_responders && !options.headers {
+            return Err(ConnectRejected {
+                err_text: Some(errors::NO_RESPONDERS_REQUIRES_HEADERS),
+                close_reason: errors::close_reason::NO_RESPONDERS_REQUIRES_HEADERS,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Applies a CONNECT's JSON to the current options, as nats-server's processConnect
+/// does; authentication and then [`ConnectChecks::finish`] come next, in that order.
+pub fn apply_connect(
+    options: &mut ClientOptions,
+    json: &[u8],
+) -> Result<ConnectChecks, ConnectRejected> {
     let silent_close = ConnectRejected {
         // nats-server 2.15.1 closes silently on JSON it cannot decode (observed).
         err_text: None,
@@ -124,20 +166,11 @@ pub fn apply_connect(options: &mut ClientOptions, json: &[u8]) -> Result<(), Con
     options.user = parsed.user;
     options.pass = parsed.pass;
     options.auth_token = parsed.auth_token;
-    if !(0..=1).contains(&protocol) {
-        return Err(ConnectRejected {
-            err_text: Some(errors::INVALID_CLIENT_PROTOCOL),
-            close_reason: errors::close_reason::BAD_CLIENT_PROTOCOL_VERSION,
-        });
-    }
-    options.protocol = protocol as u8;
-    if options.no_responders && !options.headers {
-        return Err(ConnectRejected {
-            err_text: Some(errors::NO_RESPONDERS_REQUIRES_HEADERS),
-            close_reason: errors::close_reason::NO_RESPONDERS_REQUIRES_HEADERS,
-        });
-    }
-    Ok(())
+    options.nkey = parsed.nkey;
+    options.sig = parsed.sig;
+    options.asks_for_account = parsed.account.is_some_and(|account| !account.is_empty())
+        || parsed.new_account == Some(true);
+    Ok(ConnectChecks { protocol })
 }
 
 #[cfg(test)]
@@ -147,17 +180,20 @@ mod tests {
     #[test]
     fn empty_connect_keeps_verbose_and_pedantic_on() {
         let mut options = ClientOptions::default();
-        apply_connect(&mut options, b"{}").unwrap();
+        let checks = apply_connect(&mut options, b"{}").unwrap();
+        checks.finish(&mut options).unwrap();
         assert!(options.verbose && options.pedantic && options.echo);
     }
 
     #[test]
     fn bad_protocol_and_no_responders_without_headers_are_refused() {
         let mut options = ClientOptions::default();
-        let rejected = apply_connect(&mut options, br#"{"protocol":2}"#).unwrap_err();
+        let checks = apply_connect(&mut options, br#"{"protocol":2}"#).unwrap();
+        let rejected = checks.finish(&mut options).unwrap_err();
         assert_eq!(rejected.err_text, Some("invalid client protocol"));
-        let rejected =
-            apply_connect(&mut options, br#"{"no_responders":true,"protocol":1}"#).unwrap_err();
+        let checks =
+            apply_connect(&mut options, br#"{"no_responders":true,"protocol":1}"#).unwrap();
+        let rejected = checks.finish(&mut options).unwrap_err();
         assert_eq!(
             rejected.err_text,
             Some("no responders requires headers support")

@@ -19,6 +19,11 @@ pub const MAXIMUM_CONNECTIONS_EXCEEDED: &str = "maximum connections exceeded";
 pub const STALE_CONNECTION: &str = "Stale Connection";
 /// Failed authentication; closes.
 pub const AUTHORIZATION_VIOLATION: &str = "Authorization Violation";
+/// No (successful) CONNECT within `auth_timeout`; closes.
+pub const AUTHENTICATION_TIMEOUT: &str = "Authentication Timeout";
+/// The account's `max_connections` is reached; closes.
+pub const MAXIMUM_ACCOUNT_CONNECTIONS_EXCEEDED: &str =
+    "maximum account active connections exceeded";
 
 /// Close reasons as nats-server's `ClosedState` strings.
 pub mod close_reason {
@@ -46,6 +51,12 @@ pub mod close_reason {
     pub const BAD_CLIENT_PROTOCOL_VERSION: &str = "Bad Client Protocol Version";
     /// `no_responders` without `headers`.
     pub const NO_RESPONDERS_REQUIRES_HEADERS: &str = "No Responders Requires Headers";
+    /// Credentials refused.
+    pub const AUTHENTICATION_FAILURE: &str = "Authentication Failure";
+    /// No CONNECT within `auth_timeout`.
+    pub const AUTHENTICATION_TIMEOUT: &str = "Authentication Timeout";
+    /// The account's connection limit.
+    pub const MAX_ACCOUNT_CONNECTIONS_EXCEEDED: &str = "Maximum Account Connections Exceeded";
 }
 
 /// Appends `-ERR '<text>'\r\n` to `out`.

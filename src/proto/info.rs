@@ -33,17 +33,27 @@ pub struct ServerIdentity {
     pub headers: bool,
     /// `max_payload`.
     pub payload_bytes_max: u32,
+    /// Clients must authenticate (`auth_required`).
+    pub auth_required: bool,
     /// A curve public key, advertised as `xkey` like nats-server does.
     pub xkey: String,
 }
 
 /// Which INFO a client gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InfoKind {
-    /// The first line on a new connection.
-    Greeting,
+pub enum InfoKind<'a> {
+    /// The first line on a new connection, with the nonce to sign when nkeys are in use.
+    Greeting {
+        /// The connection's nonce (`nonce`), if the server requires one.
+        nonce: Option<&'a [u8]>,
+    },
     /// The async INFO after the first PONG that follows CONNECT (protocol 1 clients).
-    AfterConnect,
+    AfterConnect {
+        /// The client's account name (`remote_account`).
+        account: &'a str,
+        /// The account is the system account (`acc_is_sys`).
+        system: bool,
+    },
     /// The async INFO announcing lame-duck mode (`"ldm":true`).
     LameDuck,
 }
@@ -53,7 +63,8 @@ pub enum InfoKind {
 pub struct InfoTemplate {
     /// What the template was rendered from (kept to re-render on reload).
     identity: ServerIdentity,
-    /// `INFO {"server_id":...,"max_payload":N,` up to the per-client fields.
+    /// `INFO {"server_id":...,"auth_required":true,` up to `max_payload`, which may be
+    /// the client's own (an account limit).
     prefix: String,
     /// `"api_lvl":5,...} \r\n`.
     suffix: String,
@@ -83,7 +94,9 @@ impl InfoTemplate {
         if identity.headers {
             prefix += "\"headers\":true,";
         }
-        prefix += &format!("\"max_payload\":{},", identity.payload_bytes_max);
+        if identity.auth_required {
+            prefix += "\"auth_required\":true,";
+        }
         let suffix = format!(
             "\"api_lvl\":{API_LEVEL},\"xkey\":{},\"ringnats\":\"{RINGNATS_VERSION}\"}} \r\n",
             json_string(&identity.xkey)
@@ -103,24 +116,62 @@ impl InfoTemplate {
         })
     }
 
+    /// The same INFO with a reloaded `auth_required`.
+    pub fn with_auth_required(&self, auth_required: bool) -> Self {
+        Self::new(&ServerIdentity {
+            auth_required,
+            ..self.identity.clone()
+        })
+    }
+
+    /// The server's `max_payload`, advertised unless an account lowers it.
+    pub fn payload_max(&self) -> u32 {
+        self.identity.payload_bytes_max
+    }
+
     /// Appends the INFO line of `kind` for one client.
-    pub fn encode(&self, out: &mut Vec<u8>, client_id: u64, client_ip: IpAddr, kind: InfoKind) {
+    pub fn encode(&self, out: &mut Vec<u8>, client: &ClientFields, kind: InfoKind<'_>) {
         use std::io::Write;
         out.extend_from_slice(self.prefix.as_bytes());
         let _ = write!(
             out,
-            "\"client_id\":{client_id},\"client_ip\":\"{client_ip}\","
+            "\"max_payload\":{},\"client_id\":{},\"client_ip\":\"{}\",",
+            client.payload_max, client.client_id, client.client_ip
         );
         match kind {
-            InfoKind::Greeting => {}
+            InfoKind::Greeting { nonce } => {
+                if let Some(nonce) = nonce {
+                    out.extend_from_slice(b"\"nonce\":\"");
+                    out.extend_from_slice(nonce);
+                    out.extend_from_slice(b"\",");
+                }
+            }
             // `ldm` sits before `connect_info` in nats-server's Info struct.
             InfoKind::LameDuck => out.extend_from_slice(b"\"ldm\":true,"),
-            InfoKind::AfterConnect => {
-                out.extend_from_slice(b"\"connect_info\":true,\"remote_account\":\"$G\",")
+            InfoKind::AfterConnect { account, system } => {
+                let _ = write!(
+                    out,
+                    "\"connect_info\":true,\"remote_account\":{},",
+                    json_string(account)
+                );
+                if system {
+                    out.extend_from_slice(b"\"acc_is_sys\":true,");
+                }
             }
         }
         out.extend_from_slice(self.suffix.as_bytes());
     }
+}
+
+/// The per-client fields of INFO.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientFields {
+    /// `client_id`.
+    pub client_id: u64,
+    /// `client_ip`.
+    pub client_ip: IpAddr,
+    /// `max_payload` for this client (the server's, or its account's if lower).
+    pub payload_max: u32,
 }
 
 #[cfg(test)]
@@ -136,14 +187,22 @@ mod tests {
             port: 4222,
             headers: true,
             payload_bytes_max: 1048576,
+            auth_required: false,
             xkey: "XKEY".into(),
         };
         let mut out = Vec::new();
+        let client = ClientFields {
+            client_id: 5,
+            client_ip: "127.0.0.1".parse().unwrap(),
+            payload_max: 1048576,
+        };
         InfoTemplate::new(&identity).encode(
             &mut out,
-            5,
-            "127.0.0.1".parse().unwrap(),
-            InfoKind::AfterConnect,
+            &client,
+            InfoKind::AfterConnect {
+                account: "$G",
+                system: false,
+            },
         );
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("INFO {\"server_id\":\"NID\",\"server_name\":\"NID\",\"version\":\"2.15.1\",\"proto\":1,"));

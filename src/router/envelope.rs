@@ -15,6 +15,8 @@ pub struct Envelope {
     reply_len: u32,
     /// Length of the header block; `u32::MAX` when published without headers.
     headers_len: u32,
+    /// The account whose subscribers it is for (an index into the account table).
+    pub account: u32,
     /// Deliver to the receiving shard's plain (non-queue) subscribers.
     pub plain: bool,
     /// Queue groups the publishing shard chose this shard for: deliver to one member
@@ -47,6 +49,7 @@ impl Envelope {
             subject_len: subject.len() as u32,
             reply_len: length(reply),
             headers_len: length(headers),
+            account: 0,
             plain: false,
             queues: Vec::new(),
         }
@@ -92,6 +95,7 @@ impl Envelope {
             subject_len: self.subject_len,
             reply_len: self.reply_len,
             headers_len: self.headers_len,
+            account: self.account,
             plain: false,
             queues: Vec::new(),
         }
@@ -109,6 +113,8 @@ pub enum ShardMsg {
     Interest {
         /// The sender's interest sequence number for this change.
         seq: u64,
+        /// The account the subject pattern belongs to.
+        account: u32,
         /// Subject pattern.
         subject: Box<[u8]>,
         /// Queue group, if any.

@@ -8,17 +8,18 @@ use std::rc::Rc;
 
 use super::publish::Route;
 use super::Shard;
+use crate::auth::accounts::AccountId;
 use crate::conn::{ConnId, ConnState, ProbeState, SubRef, Subscription};
 use crate::io::Backend;
-use crate::proto::connect::apply_connect;
+use crate::proto::encode::Delivery;
 use crate::proto::errors::{self, close_reason};
-use crate::proto::info::InfoKind;
+use crate::proto::info::{ClientFields, InfoKind};
 use crate::proto::parser::{Op, Step};
 use crate::router::ShardMsg;
 use crate::subject::validate;
 
 /// What handling one op asks of the input loop.
-enum Next {
+pub(super) enum Next {
     /// Go on with the next op.
     Continue,
     /// The connection is closing: stop processing its input.
@@ -72,6 +73,12 @@ impl<B: Backend> Shard<B> {
             self.conns[id.index as usize].cid,
             TraceOp(&op)
         );
+        if !matches!(op, Op::Connect { .. })
+            && self.awaiting_auth(id)
+            && !self.admit_before_connect(id)
+        {
+            return Next::Stop;
+        }
         match op {
             Op::Connect { json } => self.handle_connect(id, json),
             Op::Ping => {
@@ -127,37 +134,6 @@ impl<B: Backend> Shard<B> {
         }
     }
 
-    fn handle_connect(&mut self, id: ConnId, json: &[u8]) -> Next {
-        let conn = &mut self.conns[id.index as usize];
-        match apply_connect(&mut conn.options, json) {
-            Ok(()) => {
-                conn.state = ConnState::Ready;
-                let headers = conn.options.headers;
-                conn.parser.set_headers_supported(headers);
-                let verbose = conn.options.verbose;
-                crate::debug!(
-                    "{} - cid:{} - Client connection established (name {:?}, lang {:?}, version {:?})",
-                    conn.peer,
-                    conn.cid,
-                    conn.options.name,
-                    conn.options.lang,
-                    conn.options.version
-                );
-                if verbose {
-                    self.reply(id, b"+OK\r\n");
-                }
-                Next::Continue
-            }
-            Err(rejected) => {
-                match rejected.err_text {
-                    Some(text) => self.close_with_error(id, text, rejected.close_reason),
-                    None => self.close(id, rejected.close_reason, false),
-                }
-                Next::Stop
-            }
-        }
-    }
-
     fn handle_ping(&mut self, id: ConnId) {
         self.reply(id, b"PONG\r\n");
         let info_template = self.info.clone();
@@ -166,9 +142,22 @@ impl<B: Backend> Shard<B> {
         if !conn.first_pong_sent && conn.state == ConnState::Ready {
             conn.first_pong_sent = true;
             if conn.options.protocol >= 1 {
-                let (cid, ip) = (conn.cid, conn.peer.ip());
+                let client = ClientFields {
+                    client_id: conn.cid,
+                    client_ip: conn.peer.ip(),
+                    payload_max: conn.parser.limits().payload_bytes_max as u32,
+                };
+                let account = conn.account;
+                let system = self.auth.accounts.system() == Some(account);
                 let mut info = Vec::with_capacity(512);
-                info_template.encode(&mut info, cid, ip, InfoKind::AfterConnect);
+                info_template.encode(
+                    &mut info,
+                    &client,
+                    InfoKind::AfterConnect {
+                        account: self.account_name(account),
+                        system,
+                    },
+                );
                 self.reply(id, &info);
             }
         }
@@ -212,12 +201,23 @@ impl<B: Backend> Shard<B> {
             // nats-server answers the error and still routes the message (observed).
             self.reply_err(id, errors::INVALID_PUBLISH_SUBJECT);
         }
+        if !self.publish_allowed(id, subject, reply) {
+            return Next::Continue;
+        }
         // nats-server queues the +OK before the message reaches the publisher's own
         // subscriptions (observed: `+OK` precedes the echoed MSG).
         if verbose {
             self.reply(id, b"+OK\r\n");
         }
-        self.publish(id, subject, reply, headers, payload, route);
+        let answered_by_server = self.forward_system_request(id, subject, reply, payload);
+        let message = Delivery {
+            subject,
+            sid: b"",
+            reply,
+            headers,
+            payload,
+        };
+        self.publish(id, &message, route, answered_by_server);
         if self
             .conns
             .get(id.index as usize)
@@ -230,7 +230,13 @@ impl<B: Backend> Shard<B> {
     }
 
     fn handle_sub(&mut self, id: ConnId, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
-        let subscriptions_max = self.config.subscriptions_max as usize;
+        let account = self.conns[id.index as usize].account;
+        let account_max = self.auth.accounts.limits(account).subscriptions_max;
+        let subscriptions_max = match (self.config.subscriptions_max, account_max) {
+            (0, Some(max)) => max as usize,
+            (server, Some(max)) => server.min(max) as usize,
+            (server, None) => server as usize,
+        };
         let tokens_max = self.config.subscription_tokens_max as usize;
         let conn = &mut self.conns[id.index as usize];
         let verbose = conn.options.verbose;
@@ -252,6 +258,10 @@ impl<B: Backend> Shard<B> {
             self.reply_err(id, errors::INVALID_SUBJECT);
             return;
         }
+        if !self.subscribe_allowed(id, subject, queue, sid) {
+            return;
+        }
+        let conn = &mut self.conns[id.index as usize];
         if subscriptions_max > 0 && conn.subs.len() >= subscriptions_max {
             self.reply_err(id, errors::MAXIMUM_SUBSCRIPTIONS_EXCEEDED);
             return;
@@ -259,6 +269,7 @@ impl<B: Backend> Shard<B> {
         if !conn.subs.contains_key(sid) {
             let subscription = Rc::new(Subscription {
                 conn: id,
+                account,
                 sid: sid.into(),
                 subject: subject.into(),
                 queue: queue.map(Into::into),
@@ -266,15 +277,18 @@ impl<B: Backend> Shard<B> {
                 delivered: Default::default(),
             });
             conn.subs.insert(sid.into(), subscription.clone());
-            let outcome = self.sublist.insert(subject, queue, SubRef(subscription));
+            let outcome =
+                self.accounts[account.index()]
+                    .sublist
+                    .insert(subject, queue, SubRef(subscription));
             self.shared.stats[self.id]
                 .subscriptions
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if let Some(queue) = queue {
-                let weight = self.queue_weight_change(subject, queue, 1);
-                self.announce_interest(id, subject, Some(queue), weight);
+                let weight = self.queue_weight_change(account, subject, queue, 1);
+                self.announce_interest(id, account, subject, Some(queue), weight);
             } else if outcome.first_for_subject_queue {
-                self.announce_interest(id, subject, None, 1);
+                self.announce_interest(id, account, subject, None, 1);
             }
         }
         if verbose {
@@ -306,26 +320,36 @@ impl<B: Backend> Shard<B> {
             conn.subs.remove(&subscription.sid);
         }
         let queue = subscription.queue.as_deref();
-        let outcome =
-            self.sublist
-                .remove(&subscription.subject, queue, &SubRef(subscription.clone()));
+        let account = subscription.account;
+        let outcome = self.accounts[account.index()].sublist.remove(
+            &subscription.subject,
+            queue,
+            &SubRef(subscription.clone()),
+        );
         if outcome.found {
             self.shared.stats[self.id]
                 .subscriptions
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             let subject = &subscription.subject;
             if let Some(queue) = queue {
-                let weight = self.queue_weight_change(subject, queue, -1);
-                self.announce_interest(id, subject, Some(queue), weight);
+                let weight = self.queue_weight_change(account, subject, queue, -1);
+                self.announce_interest(id, account, subject, Some(queue), weight);
             } else if outcome.last_for_subject_queue {
-                self.announce_interest(id, subject, None, 0);
+                self.announce_interest(id, account, subject, None, 0);
             }
         }
     }
 
     /// Tells every peer our current weight on (subject, queue), and makes the
     /// connection that caused the change hold its replies until all peers applied it.
-    fn announce_interest(&mut self, id: ConnId, subject: &[u8], queue: Option<&[u8]>, weight: u32) {
+    fn announce_interest(
+        &mut self,
+        id: ConnId,
+        account: AccountId,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        weight: u32,
+    ) {
         if self.peer_acked.len() <= 1 {
             return;
         }
@@ -340,6 +364,7 @@ impl<B: Backend> Shard<B> {
         for outbox in self.links.outboxes.iter_mut().flatten() {
             outbox.send(ShardMsg::Interest {
                 seq,
+                account: account.0,
                 subject: subject.into(),
                 queue: queue.map(Into::into),
                 weight,
@@ -466,13 +491,20 @@ impl<B: Backend> Shard<B> {
 
     /// Adjusts the count of local members of a queue group on a subject; returns the
     /// new count (the weight peers use to spread the group's messages).
-    fn queue_weight_change(&mut self, subject: &[u8], queue: &[u8], delta: i32) -> u32 {
+    fn queue_weight_change(
+        &mut self,
+        account: AccountId,
+        subject: &[u8],
+        queue: &[u8],
+        delta: i32,
+    ) -> u32 {
+        let weights = &mut self.accounts[account.index()].queue_weights;
         let key = (Box::<[u8]>::from(subject), Box::<[u8]>::from(queue));
-        let weight = self.queue_weights.entry(key.clone()).or_insert(0);
+        let weight = weights.entry(key.clone()).or_insert(0);
         *weight = weight.saturating_add_signed(delta);
         let weight = *weight;
         if weight == 0 {
-            self.queue_weights.remove(&key);
+            weights.remove(&key);
         }
         weight
     }

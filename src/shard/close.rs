@@ -34,6 +34,7 @@ impl<B: Backend> Shard<B> {
         let idle = !conn.out.wants_send() && !conn.out.send_in_flight();
         let subscriptions: Vec<_> = conn.subs.values().cloned().collect();
         self.remember_closed(id);
+        self.leave_account(id);
         for subscription in subscriptions {
             self.remove_subscription(&subscription);
         }

@@ -9,7 +9,7 @@ use super::shared::ControlMsg;
 use super::Shard;
 use crate::io::Backend;
 use crate::proto::errors::close_reason;
-use crate::proto::info::InfoKind;
+use crate::proto::info::{ClientFields, InfoKind};
 use crate::proto::parser::ParserLimits;
 
 /// nats-server sleeps at most one second between two lame-duck closes.
@@ -39,6 +39,12 @@ impl<B: Backend> Shard<B> {
                 } => {
                     let _ = reply.send(self.connz(subscriptions, closed));
                 }
+                ControlMsg::AuthDone { conn, outcome } => self.auth_done(conn, outcome),
+                ControlMsg::Publish {
+                    account,
+                    subject,
+                    payload,
+                } => self.publish_from_server(account, &subject, &payload),
                 ControlMsg::Subsz {
                     subscriptions,
                     reply,
@@ -67,8 +73,17 @@ impl<B: Backend> Shard<B> {
         for (_, conn) in self.conns.iter_mut() {
             conn.parser.set_limits(self.parser_limits);
         }
-        if config.payload_bytes_max != self.config.payload_bytes_max {
-            self.info = Arc::new(self.info.with_payload_max(config.payload_bytes_max));
+        if config.payload_bytes_max != self.config.payload_bytes_max
+            || config.auth.auth_required() != self.config.auth.auth_required()
+        {
+            self.info = Arc::new(
+                self.info
+                    .with_payload_max(config.payload_bytes_max)
+                    .with_auth_required(config.auth.auth_required()),
+            );
+        }
+        if config.auth != self.config.auth {
+            self.reload_auth(&config);
         }
         self.config = config;
         self.next_housekeeping = Instant::now();
@@ -86,14 +101,19 @@ impl<B: Backend> Shard<B> {
             .conns
             .iter()
             .filter(|(_, conn)| conn.is_open())
-            .map(|(_, conn)| (conn.id, conn.cid, conn.peer.ip()))
+            .map(|(_, conn)| {
+                let client = ClientFields {
+                    client_id: conn.cid,
+                    client_ip: conn.peer.ip(),
+                    payload_max: conn.parser.limits().payload_bytes_max as u32,
+                };
+                (conn.id, client)
+            })
             .collect();
-        for &(id, cid, ip) in &ids {
+        for (id, client) in &ids {
             let mut info = Vec::with_capacity(512);
-            self.shared
-                .info
-                .encode(&mut info, cid, ip, InfoKind::LameDuck);
-            self.reply(id, &info);
+            self.info.encode(&mut info, client, InfoKind::LameDuck);
+            self.reply(*id, &info);
         }
         let window = duration.saturating_sub(grace);
         let interval = (window / ids.len().max(1) as u32).min(LAME_DUCK_CLOSE_INTERVAL_MAX);

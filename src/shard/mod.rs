@@ -9,12 +9,16 @@
 //! Architecture Invariant: nothing on the data path is shared through a lock. A
 //! connection never leaves the shard that accepted it.
 
+mod account;
+mod auth;
 mod client;
 mod close;
 mod control;
+mod imports;
 mod monitor;
 mod publish;
 pub mod shared;
+mod system;
 mod timers;
 
 use std::net::SocketAddr;
@@ -27,18 +31,13 @@ use bumpalo::Bump;
 use slab::Slab;
 
 use crate::config::Config;
-use crate::conn::{Conn, ConnId, ConnState, LocalSublist, Outbound, ReadBuffer};
+use crate::conn::{Conn, ConnId, ConnState, Outbound, ReadBuffer};
 use crate::io::{Backend, Completion, OpKind, GENERATION_MASK};
 use crate::proto::connect::ClientOptions;
-use crate::proto::info::InfoKind;
 use crate::proto::parser::{Parser, ParserLimits};
-use crate::router::interest::InterestTable;
 use crate::router::mesh::{ShardLinks, OVERFLOW_MESSAGES_MAX};
 use crate::router::ShardMsg;
 use shared::{ControlMsg, Shared, TurnStats};
-
-/// (subject, queue group) of local queue subscriptions.
-type QueueKey = (Box<[u8]>, Box<[u8]>);
 
 /// Match-cache entries per Sublist (nats-server's `slCacheMax`).
 pub const SUBLIST_CACHE_ENTRIES: usize = 1024;
@@ -69,12 +68,10 @@ pub struct Shard<B: Backend> {
     conns: Slab<Conn>,
     /// Next generation to stamp on a new connection.
     next_generation: u32,
-    /// Local subscriptions.
-    sublist: LocalSublist,
-    /// Other shards' interest.
-    interest: InterestTable,
-    /// Local members per (subject, queue group), announced to peers as weights.
-    queue_weights: std::collections::HashMap<QueueKey, u32>,
+    /// Subject tables, one per account, indexed by `AccountId`.
+    accounts: Vec<account::AccountShard>,
+    /// Who may connect, and the account table.
+    auth: account::AuthState,
     /// Rings and doorbells to the other shards.
     links: ShardLinks,
     /// Server-wide shared state.
@@ -151,15 +148,17 @@ impl<B: Backend> Shard<B> {
         let config = Arc::new(shared.config.clone());
         let info = Arc::new(shared.info.clone());
         let control = shared.take_control_inbox(id);
+        let auth = account::AuthState::new(&shared.config.auth);
         Self {
             id,
             backend,
             listener,
             conns: Slab::with_capacity(256),
             next_generation: 0,
-            sublist: LocalSublist::new(SUBLIST_CACHE_ENTRIES),
-            interest: InterestTable::new(SUBLIST_CACHE_ENTRIES),
-            queue_weights: Default::default(),
+            accounts: (0..auth.accounts.len())
+                .map(|_| account::AccountShard::new())
+                .collect(),
+            auth,
             links,
             shared,
             config,
@@ -322,9 +321,7 @@ impl<B: Backend> Shard<B> {
             conn.cid,
             self.id
         );
-        let (cid, ip) = (conn.cid, conn.peer.ip());
-        self.info
-            .encode(conn.out.pending_mut(), cid, ip, InfoKind::Greeting);
+        self.greet(id);
         self.mark_dirty(id);
         if open > connections_max {
             self.close_with_error(
@@ -410,6 +407,15 @@ impl<B: Backend> Shard<B> {
             close_reason: None,
             rtt: Duration::ZERO,
             ping_sent_at: None,
+            account: crate::auth::accounts::AccountId::GLOBAL,
+            user: None,
+            permissions: None,
+            reply_grants: None,
+            delivery_filter: false,
+            nonce: None,
+            auth_deadline: None,
+            account_counted: false,
+            pending_connect: None,
         });
         id
     }
@@ -422,7 +428,11 @@ impl<B: Backend> Shard<B> {
         let Some(conn) = self.conn_mut(id) else {
             return;
         };
-        if conn.recv_in_flight || conn.recv_paused || !conn.is_open() {
+        if conn.recv_in_flight
+            || conn.recv_paused
+            || !conn.is_open()
+            || conn.state == ConnState::Authenticating
+        {
             return;
         }
         let Some((buf, len)) = conn.read.spare(op_bytes_max) else {
@@ -457,8 +467,13 @@ impl<B: Backend> Shard<B> {
         conn.read.filled(completion.result as usize);
         conn.last_activity = Instant::now();
         self.process_input(id);
-        if self.conn_mut(id).is_some_and(|conn| conn.awaiting_interest) {
-            return; // re-armed once the input is processed (resume_interest_waiters)
+        if self
+            .conn_mut(id)
+            .is_some_and(|conn| conn.awaiting_interest || conn.state == ConnState::Authenticating)
+        {
+            // Re-armed once the input is processed (resume_interest_waiters) or the
+            // credentials are checked (auth_done).
+            return;
         }
         if self.backpressured() {
             if let Some(conn) = self.conn_mut(id) {
@@ -565,6 +580,7 @@ impl<B: Backend> Shard<B> {
             ShardMsg::Deliver(envelope) => self.deliver_envelope(&envelope),
             ShardMsg::Interest {
                 seq,
+                account,
                 subject,
                 queue,
                 weight,
@@ -574,8 +590,11 @@ impl<B: Backend> Shard<B> {
                     self.id,
                     String::from_utf8_lossy(&subject)
                 );
-                self.interest
-                    .apply(peer, &subject, queue.as_deref(), weight);
+                if let Some(tables) = self.accounts.get_mut(account as usize) {
+                    tables
+                        .interest
+                        .apply(peer, &subject, queue.as_deref(), weight);
+                }
                 self.interest_applied[peer] += 1;
                 self.acks_owed[peer] = self.acks_owed[peer].max(seq);
             }

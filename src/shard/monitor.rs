@@ -30,7 +30,12 @@ impl<B: Backend> Shard<B> {
 
     /// The Sublist counters, and every subscription when asked.
     pub(super) fn subsz(&self, subscriptions: bool) -> ShardSubsz {
-        let stats = self.sublist.stats();
+        let stats = self
+            .accounts
+            .iter()
+            .map(|tables| tables.sublist.stats())
+            .reduce(|total, stats| total.merged(&stats))
+            .expect("the global account always exists");
         let subscriptions = if subscriptions {
             self.conns
                 .iter()

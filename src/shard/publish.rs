@@ -6,7 +6,9 @@ use std::rc::Rc;
 
 use bumpalo::collections::Vec as ArenaVec;
 
+use super::imports;
 use super::Shard;
+use crate::auth::accounts::AccountId;
 use crate::conn::{CachedRoute, ConnId, SubRef};
 use crate::io::Backend;
 use crate::proto::encode::{encode_delivery, encode_no_responders, Delivery};
@@ -37,25 +39,50 @@ impl<B: Backend> Shard<B> {
     pub(super) fn publish(
         &mut self,
         publisher: ConnId,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
+        message: &Delivery<'_>,
         route: Route,
+        answered_by_server: bool,
     ) {
-        let echo = self.conns[publisher.index as usize].options.echo;
-        let message = Delivery {
-            subject,
-            sid: b"",
-            reply,
-            headers,
-            payload,
-        };
+        let conn = &self.conns[publisher.index as usize];
+        let (echo, account) = (conn.options.echo, conn.account);
+        let mut delivered = self.deliver_route(account, publisher, echo, message, route);
+        if self.auth.accounts.has_stream_exports_imported(account) {
+            delivered += self.publish_to_stream_imports(account, message);
+        }
+        if self.auth.accounts.has_service_imports(account) {
+            delivered += self.publish_to_service_import(account, message);
+        }
+        if message.subject.starts_with(imports::SERVICE_REPLY_PREFIX) {
+            delivered += self.publish_service_reply(account, message);
+        }
+        if delivered == 0 && !answered_by_server {
+            crate::debug!(
+                "shard {}: no interest in {:?}",
+                self.id,
+                String::from_utf8_lossy(message.subject)
+            );
+            if let Some(reply) = message.reply {
+                self.answer_no_responders(publisher, message.subject, reply);
+            }
+        }
+    }
+
+    /// Delivers a message along a route in one account: local subscribers, one member
+    /// per queue group across shards, one envelope per interested peer. Returns how
+    /// many local subscribers and peers it went to.
+    pub(super) fn deliver_route(
+        &mut self,
+        account: AccountId,
+        publisher: ConnId,
+        echo: bool,
+        message: &Delivery<'_>,
+        route: Route,
+    ) -> usize {
         let (local, remote) = route;
         let mut delivered = 0usize;
         for sub in &local.plain {
             if echo || sub.0.conn != publisher {
-                delivered += usize::from(self.deliver_local(sub, &message));
+                delivered += usize::from(self.deliver_local(sub, message));
             }
         }
         let arena = std::mem::take(&mut self.arena);
@@ -70,7 +97,7 @@ impl<B: Backend> Shard<B> {
                 .as_ref()
                 .and_then(|r| find_group(&r.queues, &group.name));
             if let Some(member) = self.pick_local_member(group, publisher, echo) {
-                delivered += usize::from(self.deliver_local(&member, &message));
+                delivered += usize::from(self.deliver_local(&member, message));
             } else if let Some(shard) = remote_group.and_then(|g| self.pick_remote(g)) {
                 let name = arena.alloc_slice_copy(&group.name);
                 destination(&mut destinations, &arena, shard)
@@ -92,26 +119,28 @@ impl<B: Backend> Shard<B> {
             }
         }
         delivered += destinations.len();
-        self.send_envelopes(&destinations, subject, reply, headers, payload);
+        self.send_envelopes(account, &destinations, message);
         drop(destinations);
         self.arena = arena;
-        if delivered == 0 {
-            crate::debug!(
-                "shard {}: no interest in {:?}",
-                self.id,
-                String::from_utf8_lossy(subject)
-            );
-            if let Some(reply) = reply {
-                self.answer_no_responders(publisher, subject, reply);
-            }
-        }
+        delivered
+    }
+
+    /// Local subscribers and peer interest of a subject in an account, without the
+    /// per-connection cache (imports, server messages).
+    pub(super) fn route_in(&mut self, account: AccountId, subject: &[u8]) -> Route {
+        let tables = &mut self.accounts[account.index()];
+        let local = tables.sublist.matches(subject);
+        let remote = (!tables.interest.is_empty()).then(|| tables.interest.matches(subject));
+        (local, remote)
     }
 
     /// Local subscribers and peer interest for a subject published by `publisher`,
     /// from the connection's one-entry route cache when both tables are unchanged.
     pub(super) fn route(&mut self, publisher: ConnId, subject: &[u8]) -> Route {
-        let local_generation = self.sublist.generation();
-        let remote_generation = self.interest.generation();
+        let account = self.conns[publisher.index as usize].account;
+        let tables = &self.accounts[account.index()];
+        let local_generation = tables.sublist.generation();
+        let remote_generation = tables.interest.generation();
         if let Some(cached) = &self.conns[publisher.index as usize].last_route {
             if cached.local_generation == local_generation
                 && cached.remote_generation == remote_generation
@@ -120,8 +149,7 @@ impl<B: Backend> Shard<B> {
                 return (cached.local.clone(), cached.remote.clone());
             }
         }
-        let local = self.sublist.matches(subject);
-        let remote = (!self.interest.is_empty()).then(|| self.interest.matches(subject));
+        let (local, remote) = self.route_in(account, subject);
         self.conns[publisher.index as usize].last_route = Some(Box::new(CachedRoute {
             subject: subject.into(),
             local: local.clone(),
@@ -134,17 +162,22 @@ impl<B: Backend> Shard<B> {
 
     fn send_envelopes(
         &mut self,
+        account: AccountId,
         destinations: &[PeerDestination<'_>],
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
+        message: &Delivery<'_>,
     ) {
         if destinations.is_empty() {
             return;
         }
         // One copy of the message per peer; the last peer takes the original.
-        let mut template = Some(Envelope::new(subject, reply, headers, payload));
+        let mut envelope = Envelope::new(
+            message.subject,
+            message.reply,
+            message.headers,
+            message.payload,
+        );
+        envelope.account = account.0;
+        let mut template = Some(envelope);
         for (index, destination) in destinations.iter().enumerate() {
             let mut envelope = if index + 1 == destinations.len() {
                 template.take().expect("last use of the template")
@@ -175,7 +208,10 @@ impl<B: Backend> Shard<B> {
             headers: envelope.headers(),
             payload: envelope.payload(),
         };
-        let local = self.sublist.matches(message.subject);
+        let Some(tables) = self.accounts.get_mut(envelope.account as usize) else {
+            return;
+        };
+        let local = tables.sublist.matches(message.subject);
         if envelope.plain {
             for sub in &local.plain {
                 self.deliver_local(sub, &message);
@@ -214,6 +250,9 @@ impl<B: Backend> Shard<B> {
         else {
             return false;
         };
+        if conn.permissions.is_some() && !permitted_delivery(conn, message) {
+            return false;
+        }
         subscription.delivered.set(delivered + 1);
         let delivery = Delivery {
             sid: &subscription.sid,
@@ -296,7 +335,8 @@ impl<B: Backend> Shard<B> {
         if !conn.options.no_responders || !conn.is_open() {
             return;
         }
-        let matched: Rc<_> = self.sublist.matches(reply);
+        let account = conn.account;
+        let matched: Rc<_> = self.accounts[account.index()].sublist.matches(reply);
         let Some(sub) = matched.plain.iter().find(|sub| sub.0.conn == publisher) else {
             return;
         };
@@ -317,6 +357,25 @@ impl<B: Backend> Shard<B> {
         self.random_state = x;
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
+}
+
+/// The subscriber-side permission work of a delivery (cold: only for clients with
+/// permissions): the deny filter of wildcard subscriptions, and the response right a
+/// request grants (`allow_responses`).
+#[cold]
+fn permitted_delivery(conn: &mut crate::conn::Conn, message: &Delivery<'_>) -> bool {
+    if conn.delivery_filter
+        && conn
+            .permissions
+            .as_ref()
+            .is_some_and(|permissions| permissions.delivery_denied(message.subject))
+    {
+        return false;
+    }
+    if let (Some(grants), Some(reply)) = (conn.reply_grants.as_mut(), message.reply) {
+        grants.grant(reply, std::time::Instant::now());
+    }
+    true
 }
 
 fn find_group<'a, T>(groups: &'a [QueueGroup<T>], name: &[u8]) -> Option<&'a QueueGroup<T>> {

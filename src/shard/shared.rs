@@ -89,6 +89,22 @@ pub enum ControlMsg {
         /// Where the answer goes.
         reply: tokio::sync::mpsc::UnboundedSender<crate::monitor::snapshot::ShardConnz>,
     },
+    /// The off-shard credential check of a connection finished: `None` = refused.
+    AuthDone {
+        /// The connection that sent the CONNECT.
+        conn: crate::conn::ConnId,
+        /// Who it is, when accepted.
+        outcome: AuthOutcome,
+    },
+    /// Publish a message from the server itself (a `$SYS` reply) in an account.
+    Publish {
+        /// The account to publish in.
+        account: crate::auth::accounts::AccountId,
+        /// The subject.
+        subject: Box<[u8]>,
+        /// The payload.
+        payload: Box<[u8]>,
+    },
     /// Monitoring (`/subsz`): the shard's Sublist counters (and subscriptions).
     Subsz {
         /// Copy the subscriptions too.
@@ -104,6 +120,45 @@ impl ControlMsg {
     pub fn is_order(&self) -> bool {
         matches!(self, Self::Reload(_) | Self::LameDuck { .. })
     }
+}
+
+/// The result of an off-shard credential check: who the client is, or `None`.
+#[derive(Clone)]
+pub struct AuthOutcome(pub Option<Arc<crate::auth::authenticate::Identity>>);
+
+impl std::fmt::Debug for AuthOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Accepted"
+        } else {
+            "Refused"
+        })
+    }
+}
+
+/// A credential check too slow for a shard loop (bcrypt), run by an auth worker.
+pub struct AuthJob {
+    /// The shard of the connection.
+    pub shard: usize,
+    /// The connection waiting in `ConnState::Authenticating`.
+    pub conn: crate::conn::ConnId,
+    /// The check.
+    pub check: crate::auth::authenticate::SlowCheck,
+}
+
+/// A request published in the system account on `$SYS.REQ.>`, for the control thread.
+#[derive(Debug)]
+pub struct SysRequest {
+    /// The shard it was published on (its reply is published there).
+    pub shard: usize,
+    /// The account it was published in.
+    pub account: crate::auth::accounts::AccountId,
+    /// The request subject.
+    pub subject: String,
+    /// Where the answer goes.
+    pub reply: Box<[u8]>,
+    /// The request body (options JSON).
+    pub payload: Box<[u8]>,
 }
 
 /// A counter alone on its cache line (written by one shard, read by another).
@@ -135,11 +190,26 @@ pub struct Shared {
     pub control_applied: AtomicU64,
     /// The receiving ends, each taken once by its shard at start-up.
     control_inboxes: Vec<Mutex<Option<Receiver<ControlMsg>>>>,
+    /// Clients authenticated per account, across shards (account `max_connections`).
+    pub account_connections: Vec<AtomicU32>,
+    /// Slow credential checks, for the auth workers.
+    pub auth_jobs: Sender<AuthJob>,
+    /// The auth workers' end of `auth_jobs`.
+    pub auth_job_inbox: Mutex<Receiver<AuthJob>>,
+    /// `$SYS` requests, for the control thread.
+    pub sys_requests: tokio::sync::mpsc::UnboundedSender<SysRequest>,
+    /// The key of service-import reply tags (see `shard::imports`), random per process.
+    pub service_reply_secret: [u8; 16],
+    /// The control thread's end of `sys_requests`, taken once.
+    pub sys_request_inbox: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<SysRequest>>>,
 }
 
 impl Shared {
     /// Builds the shared state for `shards` shards.
     pub fn new(config: Config, info: InfoTemplate, shards: usize) -> Self {
+        let accounts = crate::auth::accounts::AccountTable::new(&config.auth).len();
+        let (auth_jobs, auth_job_inbox) = channel();
+        let (sys_requests, sys_request_inbox) = tokio::sync::mpsc::unbounded_channel();
         let (control, control_inboxes) = (0..shards)
             .map(|_| {
                 let (sender, receiver) = channel();
@@ -150,6 +220,12 @@ impl Shared {
             control,
             control_applied: AtomicU64::new(0),
             control_inboxes,
+            account_connections: (0..accounts).map(|_| AtomicU32::new(0)).collect(),
+            auth_jobs,
+            auth_job_inbox: Mutex::new(auth_job_inbox),
+            sys_requests,
+            sys_request_inbox: Mutex::new(Some(sys_request_inbox)),
+            service_reply_secret: random_secret(),
             config,
             info,
             next_client_id: AtomicU64::new(1),
@@ -176,6 +252,13 @@ impl Shared {
         applied + sent
     }
 
+    /// Sends one message to one shard's control inbox (the caller rings its doorbell).
+    pub fn send_to(&self, shard: usize, message: ControlMsg) {
+        if let Some(sender) = self.control.get(shard) {
+            let _ = sender.send(message);
+        }
+    }
+
     /// The control inbox of `shard`; each shard takes its own once.
     pub fn take_control_inbox(&self, shard: usize) -> Receiver<ControlMsg> {
         self.control_inboxes[shard]
@@ -192,4 +275,18 @@ impl Shared {
             .map(|stats| counter(stats).load(Ordering::Relaxed))
             .sum()
     }
+}
+
+/// 16 bytes from the kernel's random source.
+fn random_secret() -> [u8; 16] {
+    let mut secret = [0u8; 16];
+    // SAFETY: getrandom writes at most `secret.len()` bytes into the live buffer.
+    let written = unsafe { libc::getrandom(secret.as_mut_ptr().cast(), secret.len(), 0) };
+    assert_eq!(
+        written,
+        secret.len() as isize,
+        "getrandom failed: {}",
+        std::io::Error::last_os_error()
+    );
+    secret
 }

@@ -71,6 +71,9 @@ impl<B: Backend> Shard<B> {
         if let Some(close_at) = self.lame_duck_tick(now) {
             next = next.min(close_at);
         }
+        if let Some(deadline) = self.expire_auth_timeouts(now) {
+            next = next.min(deadline);
+        }
         self.next_housekeeping = next;
         for id in stalled {
             self.slow_consumer(id, close_reason::SLOW_CONSUMER_WRITE_DEADLINE);

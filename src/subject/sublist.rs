@@ -108,6 +108,36 @@ pub struct SublistStats {
     pub avg_fanout: f64,
 }
 
+impl SublistStats {
+    /// The counters of two Sublists together (one per account), as nats-server sums
+    /// its accounts' Sublists for `/subsz`.
+    pub fn merged(&self, other: &SublistStats) -> SublistStats {
+        let num_matches = self.num_matches + other.num_matches;
+        let hits = self.cache_hit_rate * self.num_matches as f64
+            + other.cache_hit_rate * other.num_matches as f64;
+        let num_cache = self.num_cache + other.num_cache;
+        let fanout_total =
+            self.avg_fanout * self.num_cache as f64 + other.avg_fanout * other.num_cache as f64;
+        let ratio = |numerator: f64, denominator: u64| {
+            if denominator == 0 {
+                0.0
+            } else {
+                numerator / denominator as f64
+            }
+        };
+        SublistStats {
+            num_subscriptions: self.num_subscriptions + other.num_subscriptions,
+            num_cache,
+            num_inserts: self.num_inserts + other.num_inserts,
+            num_removes: self.num_removes + other.num_removes,
+            num_matches,
+            cache_hit_rate: ratio(hits, num_matches),
+            max_fanout: self.max_fanout.max(other.max_fanout),
+            avg_fanout: ratio(fanout_total, num_cache),
+        }
+    }
+}
+
 /// A trie node: the entries for the subject that leads here, and the next level.
 struct Node<T> {
     /// Children for literal tokens; never keyed by a lone `*` or `>`. Keyed with std's

@@ -1,0 +1,70 @@
+//! The system account's requests on a shard: `$SYS.REQ.>` requests published by clients
+//! of the system account go to the control thread, which answers them (monitoring
+//! JSON); its answers come back as `ControlMsg::Publish` and are published here like
+//! any message, so they reach the requester wherever it is.
+
+use super::imports::NO_PUBLISHER;
+use super::shared::SysRequest;
+use super::Shard;
+use crate::auth::accounts::AccountId;
+use crate::conn::ConnId;
+use crate::io::Backend;
+use crate::proto::encode::Delivery;
+
+/// The subjects the server answers in the system account.
+pub const SYSTEM_REQUEST_PREFIX: &[u8] = b"$SYS.REQ.";
+
+impl<B: Backend> Shard<B> {
+    /// Hands a system-account request to the control thread. Returns true when the
+    /// server will answer it (so it is not a no-responders case).
+    pub(super) fn forward_system_request(
+        &mut self,
+        id: ConnId,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        let Some(reply) = reply else {
+            return false;
+        };
+        if !subject.starts_with(SYSTEM_REQUEST_PREFIX) {
+            return false;
+        }
+        let account = self.conns[id.index as usize].account;
+        if self.auth.accounts.system() != Some(account) {
+            return false;
+        }
+        let Ok(subject) = std::str::from_utf8(subject) else {
+            return false;
+        };
+        let request = SysRequest {
+            shard: self.id,
+            account,
+            subject: subject.to_string(),
+            reply: reply.into(),
+            payload: payload.into(),
+        };
+        self.shared.sys_requests.send(request).is_ok()
+    }
+
+    /// Publishes a message from the server itself in an account.
+    pub(super) fn publish_from_server(
+        &mut self,
+        account: AccountId,
+        subject: &[u8],
+        payload: &[u8],
+    ) {
+        if account.index() >= self.accounts.len() {
+            return;
+        }
+        let message = Delivery {
+            subject,
+            sid: b"",
+            reply: None,
+            headers: None,
+            payload,
+        };
+        let route = self.route_in(account, subject);
+        self.deliver_route(account, NO_PUBLISHER, true, &message, route);
+    }
+}

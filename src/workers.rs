@@ -1,0 +1,114 @@
+//! Control-plane workers beside the shards: the auth workers that run slow credential
+//! checks (bcrypt) so a reconnect storm never freezes a shard, and the system
+//! responder that answers `$SYS.REQ.>` requests with monitoring JSON.
+//!
+//! Both take work from channels in `Shared` and answer through the shards' control
+//! inboxes, ringing the shard's doorbell so the answer is handled in its next turn.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::router::mesh::Doorbell;
+use crate::shard::shared::{AuthOutcome, ControlMsg, Shared};
+
+/// Auth worker threads: bcrypt is CPU-bound; two workers keep a storm of logins from
+/// queueing behind one another without taking more than a core from the shards.
+pub const AUTH_WORKERS: usize = 2;
+/// How often idle workers look at the shutdown flag.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
+
+/// Starts the auth workers.
+pub fn spawn_auth_workers(
+    shared: &Arc<Shared>,
+    doorbells: &[Arc<Doorbell>],
+) -> std::io::Result<Vec<JoinHandle<()>>> {
+    (0..AUTH_WORKERS)
+        .map(|index| {
+            let shared = shared.clone();
+            let doorbells = doorbells.to_vec();
+            std::thread::Builder::new()
+                .name(format!("ringnats-auth-{index}"))
+                .spawn(move || run_auth_worker(&shared, &doorbells))
+        })
+        .collect()
+}
+
+fn run_auth_worker(shared: &Shared, doorbells: &[Arc<Doorbell>]) {
+    while !shared.shutdown.load(Ordering::Acquire) {
+        let job = {
+            let inbox = shared
+                .auth_job_inbox
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            match inbox.recv_timeout(SHUTDOWN_POLL) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        };
+        let identity = job.check.run().map(Arc::new);
+        shared.send_to(
+            job.shard,
+            ControlMsg::AuthDone {
+                conn: job.conn,
+                outcome: AuthOutcome(identity),
+            },
+        );
+        if let Some(doorbell) = doorbells.get(job.shard) {
+            doorbell.ring();
+        }
+    }
+}
+
+/// Starts the thread that answers `$SYS.REQ.>` requests.
+pub fn spawn_system_responder(
+    context: crate::monitor::MonitorContext,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("ringnats-sys".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a current-thread tokio runtime");
+            runtime.block_on(run_system_responder(context));
+        })
+}
+
+async fn run_system_responder(context: crate::monitor::MonitorContext) {
+    let Some(mut inbox) = context
+        .shared
+        .sys_request_inbox
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .take()
+    else {
+        return;
+    };
+    while !context.shared.shutdown.load(Ordering::Acquire) {
+        let request = match tokio::time::timeout(SHUTDOWN_POLL, inbox.recv()).await {
+            Ok(Some(request)) => request,
+            Ok(None) => return,
+            Err(_) => continue,
+        };
+        let Some(answer) =
+            crate::monitor::sys::answer(&context, &request.subject, &request.payload).await
+        else {
+            continue;
+        };
+        context.shared.send_to(
+            request.shard,
+            ControlMsg::Publish {
+                account: request.account,
+                subject: request.reply,
+                payload: answer.into(),
+            },
+        );
+        if let Some(doorbell) = context.doorbells.get(request.shard) {
+            doorbell.ring();
+        }
+    }
+}
