@@ -70,11 +70,14 @@ pub fn spawn_system_responder(
     std::thread::Builder::new()
         .name("ringnats-sys".into())
         .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
+            match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .expect("a current-thread tokio runtime");
-            runtime.block_on(run_system_responder(context));
+            {
+                Ok(runtime) => runtime.block_on(run_system_responder(context)),
+                // Out of descriptors at start-up: the data path works without it.
+                Err(error) => crate::error!("Cannot answer $SYS requests: {error}"),
+            }
         })
 }
 
