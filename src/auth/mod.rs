@@ -7,6 +7,8 @@
 //!
 //! The logic lives in submodules, each a port of nats-server 2.15.1's rules:
 //!
+//! - [`accounts`]: the [`AccountTable`] of account ids, limits, and the stream and service
+//!   imports that route messages between accounts.
 //! - [`permissions`]: [`CompiledPermissions`] for publish and subscribe checks, plus the
 //!   per-connection [`ReplyGrants`] and [`PublishCache`].
 //!
@@ -15,9 +17,12 @@
 
 use std::time::Duration;
 
+pub mod accounts;
 mod pattern;
 pub mod permissions;
+mod transform;
 
+pub use accounts::{AccountId, AccountTable, ImportError, ServiceTarget};
 pub use permissions::{CompiledPermissions, PublishCache, ReplyGrants};
 
 /// The name of nats-server's default account, where clients land without accounts.
