@@ -9,6 +9,8 @@
 //!
 //! - [`accounts`]: the [`AccountTable`] of account ids, limits, and the stream and service
 //!   imports that route messages between accounts.
+//! - [`authenticate`]: the [`Authenticator`] that turns a CONNECT's credentials into an
+//!   [`Identity`] (account, user, permissions), as `processClientOrLeafAuthentication`.
 //! - [`permissions`]: [`CompiledPermissions`] for publish and subscribe checks, plus the
 //!   per-connection [`ReplyGrants`] and [`PublishCache`].
 //!
@@ -18,11 +20,13 @@
 use std::time::Duration;
 
 pub mod accounts;
+pub mod authenticate;
 mod pattern;
 pub mod permissions;
 mod transform;
 
 pub use accounts::{AccountId, AccountTable, ImportError, ServiceTarget};
+pub use authenticate::{new_nonce, Authenticator, Credentials, Decision, Identity, SlowCheck};
 pub use permissions::{CompiledPermissions, PublishCache, ReplyGrants};
 
 /// The name of nats-server's default account, where clients land without accounts.
