@@ -5,10 +5,29 @@
 //! they land in ([`AccountConfig`]: exports, imports, limits), plus the permission sets
 //! ([`Permissions`]) that decide which subjects a user may publish and subscribe to.
 //!
+//! The logic lives in submodules, each a port of nats-server 2.15.1's rules:
+//!
+//! - [`accounts`]: the [`AccountTable`] of account ids, limits, and the stream and service
+//!   imports that route messages between accounts.
+//! - [`authenticate`]: the [`Authenticator`] that turns a CONNECT's credentials into an
+//!   [`Identity`] (account, user, permissions), as `processClientOrLeafAuthentication`.
+//! - [`permissions`]: [`CompiledPermissions`] for publish and subscribe checks, plus the
+//!   per-connection [`ReplyGrants`] and [`PublishCache`].
+//!
 //! Architecture Invariant: everything here is plain data built once from the config
 //! (and again on reload); shards read it through an `Arc` and never lock it.
 
 use std::time::Duration;
+
+pub mod accounts;
+pub mod authenticate;
+mod pattern;
+pub mod permissions;
+mod transform;
+
+pub use accounts::{AccountId, AccountTable, ImportError, ServiceTarget};
+pub use authenticate::{new_nonce, Authenticator, Credentials, Decision, Identity, SlowCheck};
+pub use permissions::{CompiledPermissions, PublishCache, ReplyGrants};
 
 /// The name of nats-server's default account, where clients land without accounts.
 pub const GLOBAL_ACCOUNT: &str = "$G";
@@ -118,9 +137,14 @@ pub struct Permissions {
 }
 
 /// An allow and a deny list of subject patterns; deny wins.
+///
+/// An empty list counts as no list, as in nats-server, whose parser turns `publish: []`
+/// into no list (2.15.1 then allows everything). The one way to an empty publish allow
+/// list is `allow_responses` without a publish allow list (see
+/// [`CompiledPermissions::new`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SubjectPermission {
-    /// `allow`; `None` = everything not denied. `Some(empty)` = nothing.
+    /// `allow`; `None` or empty = everything not denied.
     pub allow: Option<Vec<String>>,
     /// `deny`; `None` = nothing denied.
     pub deny: Option<Vec<String>>,
@@ -129,10 +153,12 @@ pub struct SubjectPermission {
 /// `allow_responses: true | {max, expires}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResponsePermission {
-    /// `max`: responses allowed per request (nats-server default 1).
+    /// `max`: responses allowed per request (nats-server default 1); negative = any
+    /// number, 0 = the default.
     pub msgs_max: i64,
     /// `expires`: how long the right lasts (nats-server default 2 minutes); zero =
-    /// no expiry.
+    /// no expiry (nats-server's negative values; its 0 means the default, which the
+    /// config parser applies).
     pub expires: Duration,
 }
 
