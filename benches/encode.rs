@@ -78,6 +78,7 @@ fn bench_status_and_info(c: &mut Criterion) {
         headers: true,
         payload_bytes_max: 1024 * 1024,
         auth_required: false,
+        no_auth_user: false,
         xkey: "X".repeat(56),
     });
     let client = ClientFields {

@@ -299,6 +299,7 @@ fn make_identity(config: &Config, port: u16) -> ServerIdentity {
         headers: !config.no_header_support,
         payload_bytes_max: config.payload_bytes_max,
         auth_required: config.auth.auth_required(),
+        no_auth_user: config.auth.no_auth_user.is_some(),
         xkey: nkeys::XKey::new().public_key(),
     }
 }

@@ -249,10 +249,6 @@ pub struct Import {
     pub to: Option<String>,
 }
 
-pub mod accounts;
-pub mod authenticate;
-pub mod permissions;
-
 /// True when two configurations give the same accounts the same ids, so a reload can
 /// keep the shards' per-account subject tables.
 pub fn same_accounts(old: &AuthConfig, new: &AuthConfig) -> bool {

@@ -35,6 +35,9 @@ pub struct ServerIdentity {
     pub payload_bytes_max: u32,
     /// Clients must authenticate (`auth_required`).
     pub auth_required: bool,
+    /// `no_auth_user` is set: the greeting leaves `auth_required` out (clients without
+    /// credentials get in), the INFO after CONNECT keeps it, as nats-server does.
+    pub no_auth_user: bool,
     /// A curve public key, advertised as `xkey` like nats-server does.
     pub xkey: String,
 }
@@ -94,9 +97,7 @@ impl InfoTemplate {
         if identity.headers {
             prefix += "\"headers\":true,";
         }
-        if identity.auth_required {
-            prefix += "\"auth_required\":true,";
-        }
+
         let suffix = format!(
             "\"api_lvl\":{API_LEVEL},\"xkey\":{},\"ringnats\":\"{RINGNATS_VERSION}\"}} \r\n",
             json_string(&identity.xkey)
@@ -116,10 +117,11 @@ impl InfoTemplate {
         })
     }
 
-    /// The same INFO with a reloaded `auth_required`.
-    pub fn with_auth_required(&self, auth_required: bool) -> Self {
+    /// The same INFO with reloaded `auth_required` and `no_auth_user`.
+    pub fn with_auth(&self, auth_required: bool, no_auth_user: bool) -> Self {
         Self::new(&ServerIdentity {
             auth_required,
+            no_auth_user,
             ..self.identity.clone()
         })
     }
@@ -133,6 +135,10 @@ impl InfoTemplate {
     pub fn encode(&self, out: &mut Vec<u8>, client: &ClientFields, kind: InfoKind<'_>) {
         use std::io::Write;
         out.extend_from_slice(self.prefix.as_bytes());
+        let greeting = matches!(kind, InfoKind::Greeting { .. });
+        if self.identity.auth_required && !(greeting && self.identity.no_auth_user) {
+            out.extend_from_slice(b"\"auth_required\":true,");
+        }
         let _ = write!(
             out,
             "\"max_payload\":{},\"client_id\":{},\"client_ip\":\"{}\",",
@@ -188,6 +194,7 @@ mod tests {
             headers: true,
             payload_bytes_max: 1048576,
             auth_required: false,
+            no_auth_user: false,
             xkey: "XKEY".into(),
         };
         let mut out = Vec::new();

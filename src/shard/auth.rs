@@ -80,10 +80,10 @@ impl<B: Backend> Shard<B> {
         false
     }
 
+    /// What authentication says of a client that sent no credentials: the
+    /// `no_auth_user` (configured, or the one nats-server invents when the only account
+    /// is the system account), or a refusal.
     fn no_credentials_decision(&self, id: ConnId) -> Decision {
-        if self.config.auth.no_auth_user.is_none() {
-            return Decision::Denied;
-        }
         let conn = &self.conns[id.index as usize];
         let credentials = Credentials {
             user: None,
@@ -373,7 +373,7 @@ impl<B: Backend> Shard<B> {
             self.publish_violation(id, subject);
             return false;
         }
-        if let Some(permissions) = &conn.permissions {
+        if let Some(permissions) = conn.permissions.as_ref().filter(|p| p.restricts_publish()) {
             if !permissions.can_publish(subject) {
                 let granted = conn
                     .reply_grants
@@ -435,7 +435,7 @@ impl<B: Backend> Shard<B> {
             return true;
         };
         if permissions.can_subscribe(subject, queue) {
-            if permissions.subscription_needs_delivery_filter(subject) {
+            if permissions.subscription_needs_delivery_filter_in_queue(subject, queue) {
                 conn.delivery_filter = true;
             }
             return true;
@@ -565,7 +565,9 @@ impl<B: Backend> Shard<B> {
         for subscription in subscriptions {
             let queue = subscription.queue.as_deref();
             if permissions.can_subscribe(&subscription.subject, queue) {
-                if permissions.subscription_needs_delivery_filter(&subscription.subject) {
+                if permissions
+                    .subscription_needs_delivery_filter_in_queue(&subscription.subject, queue)
+                {
                     self.conns[id.index as usize].delivery_filter = true;
                 }
                 continue;

@@ -74,12 +74,15 @@ impl<B: Backend> Shard<B> {
             conn.parser.set_limits(self.parser_limits);
         }
         if config.payload_bytes_max != self.config.payload_bytes_max
-            || config.auth.auth_required() != self.config.auth.auth_required()
+            || config.auth != self.config.auth
         {
             self.info = Arc::new(
                 self.info
                     .with_payload_max(config.payload_bytes_max)
-                    .with_auth_required(config.auth.auth_required()),
+                    .with_auth(
+                        config.auth.auth_required(),
+                        config.auth.no_auth_user.is_some(),
+                    ),
             );
         }
         if config.auth != self.config.auth {

@@ -56,20 +56,25 @@ impl<B: Backend> Shard<B> {
         importer: AccountId,
         message: &Delivery<'_>,
     ) -> usize {
-        let Some(target) = self.auth.accounts.service_target(importer, message.subject) else {
-            return 0;
-        };
+        let mut targets = Vec::new();
+        self.auth
+            .accounts
+            .service_targets(importer, message.subject, &mut targets);
         let secret = self.shared.service_reply_secret;
-        let reply = message
-            .reply
-            .map(|reply| service_reply(&secret, target.exporter, importer, reply));
-        let routed = Delivery {
-            subject: &target.subject,
-            reply: reply.as_deref(),
-            ..*message
-        };
-        let route = self.route_in(target.exporter, &target.subject);
-        self.deliver_route(target.exporter, NO_PUBLISHER, true, &routed, route)
+        let mut delivered = 0;
+        for target in targets {
+            let reply = message
+                .reply
+                .map(|reply| service_reply(&secret, target.exporter, importer, reply));
+            let routed = Delivery {
+                subject: &target.subject,
+                reply: reply.as_deref(),
+                ..*message
+            };
+            let route = self.route_in(target.exporter, &target.subject);
+            delivered += self.deliver_route(target.exporter, NO_PUBLISHER, true, &routed, route);
+        }
+        delivered
     }
 
     /// Delivers an answer published in `exporter` on a service reply subject to the

@@ -250,7 +250,7 @@ impl<B: Backend> Shard<B> {
         else {
             return false;
         };
-        if conn.permissions.is_some() && !permitted_delivery(conn, message) {
+        if conn.permissions.is_some() && !permitted_delivery(conn, subscription, message) {
             return false;
         }
         subscription.delivered.set(delivered + 1);
@@ -363,17 +363,21 @@ impl<B: Backend> Shard<B> {
 /// permissions): the deny filter of wildcard subscriptions, and the response right a
 /// request grants (`allow_responses`).
 #[cold]
-fn permitted_delivery(conn: &mut crate::conn::Conn, message: &Delivery<'_>) -> bool {
+fn permitted_delivery(
+    conn: &mut crate::conn::Conn,
+    subscription: &crate::conn::Subscription,
+    message: &Delivery<'_>,
+) -> bool {
+    let Some(permissions) = conn.permissions.as_ref() else {
+        return true;
+    };
     if conn.delivery_filter
-        && conn
-            .permissions
-            .as_ref()
-            .is_some_and(|permissions| permissions.delivery_denied(message.subject))
+        && permissions.delivery_denied_to_queue(message.subject, subscription.queue.as_deref())
     {
         return false;
     }
     if let (Some(grants), Some(reply)) = (conn.reply_grants.as_mut(), message.reply) {
-        grants.grant(reply, std::time::Instant::now());
+        grants.on_delivery(permissions, reply, std::time::Instant::now());
     }
     true
 }
