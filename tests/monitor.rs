@@ -10,7 +10,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::{http_get, HttpAnswer, RawClient, ServerProcess, TempDir, ANSWER_WAIT_MAX};
+use common::{
+    http_get, HttpAnswer, RawClient, ServerProcess, ShapeRules, TempDir, ANSWER_WAIT_MAX,
+};
 use serde_json::Value;
 
 /// Keys only ringnats sends, per endpoint path ("" = the document, `connections[]` = each
@@ -50,75 +52,23 @@ fn load(server: &ServerProcess) -> Vec<RawClient> {
     vec![subscriber, publisher]
 }
 
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
+/// Objects whose keys are data (endpoint and queue names), not field names.
+const DATA_KEYED: &[&str] = &["http_req_stats", "ipqueuesz"];
 
-/// Objects whose keys are data (endpoint names), not field names.
-const DATA_KEYED: &[&str] = &["http_req_stats"];
+/// Keys a server sends only while a feature it reports on is in use: nats-server's
+/// `$G` and `$SYS` list the service imports and exports it wires to the system account,
+/// which ringnats does not create (see `src/monitor/accounts.rs`).
+const OPTIONAL_KEYS: &[(&str, &str)] =
+    &[("account_detail", "imports"), ("account_detail", "exports")];
 
-/// Compares shapes: same keys (less ringnats's extras) with the same value types; arrays
-/// compare their merged elements when both have some. Differences go to `problems`.
 fn compare_shape(at: &str, reference: &Value, ours: &Value, problems: &mut Vec<String>) {
-    if type_name(reference) != type_name(ours) {
-        problems.push(format!(
-            "{at}: nats-server has {}, ringnats {}",
-            type_name(reference),
-            type_name(ours)
-        ));
-        return;
-    }
-    match (reference, ours) {
-        (Value::Object(reference), Value::Object(ours)) => {
-            let name = at.rsplit('.').next().unwrap_or(at);
-            if DATA_KEYED.contains(&name) {
-                return;
-            }
-            for (key, value) in reference {
-                match ours.get(key) {
-                    Some(mine) => compare_shape(&format!("{at}.{key}"), value, mine, problems),
-                    None => problems.push(format!("{at}.{key}: missing in ringnats")),
-                }
-            }
-            for key in ours.keys() {
-                let extra = EXTRA_KEYS
-                    .iter()
-                    .any(|&(path, extra)| extra == key && at.ends_with(path));
-                if !reference.contains_key(key) && !extra {
-                    problems.push(format!("{at}.{key}: only in ringnats"));
-                }
-            }
-        }
-        (Value::Array(reference), Value::Array(ours)) => {
-            if let (Some(first), Some(mine)) = (merged(reference), merged(ours)) {
-                compare_shape(&format!("{at}[]"), &first, &mine, problems);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// One element standing for all of an array's: for objects, every key any element has
-/// (optional keys such as `qgroup` appear on some elements only), else the first.
-fn merged(elements: &[Value]) -> Option<Value> {
-    let first = elements.first()?;
-    if !first.is_object() {
-        return Some(first.clone());
-    }
-    let mut union = serde_json::Map::new();
-    for element in elements {
-        for (key, value) in element.as_object().into_iter().flatten() {
-            union.entry(key.clone()).or_insert_with(|| value.clone());
-        }
-    }
-    Some(Value::Object(union))
+    let rules = ShapeRules {
+        extra_keys: EXTRA_KEYS,
+        data_keyed: DATA_KEYED,
+        optional_keys: OPTIONAL_KEYS,
+        ..ShapeRules::default()
+    };
+    common::compare_shape(at, reference, ours, &rules, problems);
 }
 
 /// Every JSON endpoint (with the query variants that change the shape).
@@ -137,9 +87,15 @@ const JSON_ENDPOINTS: &[&str] = &[
     "/gatewayz",
     "/leafz",
     "/accountz",
+    "/accountz?acc=$G",
+    "/accountz?acc=$SYS",
     "/accstatz",
+    "/accstatz?unused=1",
     "/jsz",
     "/healthz",
+    "/subscriptionsz",
+    "/ipqueuesz",
+    "/ipqueuesz?all=1",
 ];
 
 #[test]
@@ -178,13 +134,32 @@ fn errors_and_unknown_paths_answer_like_the_reference() {
         "/nope",
         "/connz?sort=bogus",
         "/connz?sort=stop",
+        "/connz?state=any&sort=reason",
+        "/connz?auth=maybe",
+        "/connz?limit=x",
+        "/connz?cid=-1",
+        "/connz?state=gone",
+        "/subsz?test=foo.*",
+        "/subsz?subs=2",
         "/healthz",
+        "/healthz?stream=s",
+        "/healthz?details=true&consumer=c",
+        "/accountz?acc=nope",
+        "/accstatz?unused=x",
+        "/raftz",
+        "/ipqueuesz",
         "/",
     ] {
         let theirs = http_get(reference.monitor_port(), path);
         let mine = http_get(ours.monitor_port(), path);
         assert_eq!(mine.status, theirs.status, "{path}");
-        if path.starts_with("/connz") || path == "/healthz" {
+        assert_eq!(
+            mine.header("content-type"),
+            theirs.header("content-type"),
+            "{path}"
+        );
+        // The index page is HTML naming each server; every other body is the same.
+        if path != "/" {
             assert_eq!(
                 String::from_utf8_lossy(&mine.body).trim(),
                 String::from_utf8_lossy(&theirs.body).trim(),
@@ -192,6 +167,53 @@ fn errors_and_unknown_paths_answer_like_the_reference() {
             );
         }
     }
+}
+
+#[test]
+fn stacksz_lists_the_threads_like_a_goroutine_dump() {
+    let reference = ServerProcess::reference(&["-m", "-1"]);
+    let ours = ServerProcess::ringnats(&["-m", "-1", "--threads", "2"]);
+    let theirs = http_get(reference.monitor_port(), "/stacksz");
+    let mine = http_get(ours.monitor_port(), "/stacksz");
+    assert_eq!(mine.status, theirs.status);
+    assert_eq!(mine.header("content-type"), theirs.header("content-type"));
+    let text = String::from_utf8(mine.body).unwrap();
+    let first = text.lines().next().unwrap_or_default();
+    // Go starts with the goroutine serving the request; ringnats with the thread.
+    assert!(
+        first.starts_with("thread ") && first.contains("[running]"),
+        "{text}"
+    );
+    // Linux keeps 15 bytes of a thread's name: "ringnats-shard-N" shows as "ringnats-shard-".
+    let shards = text
+        .lines()
+        .filter(|line| line.starts_with("thread ") && line.ends_with("ringnats-shard-"))
+        .count();
+    assert_eq!(shards, 2, "{text}");
+}
+
+#[test]
+fn config_digest_is_the_reference_digest_of_the_same_file() {
+    let dir = TempDir::new("monitor-digest");
+    let conf = dir.path().join("server.conf");
+    std::fs::write(
+        &conf,
+        "# a comment\nmax_payload: 2MB\nping_interval: \"30s\"\nhttp_port: -1\n\
+         server_name: \"digest<&>\"\nwrite_deadline: 5s\n",
+    )
+    .unwrap();
+    let reference = ServerProcess::reference(&["-c", conf.to_str().unwrap()]);
+    let ours = ServerProcess::ringnats(&["-c", conf.to_str().unwrap()]);
+    let theirs = http_get(reference.monitor_port(), "/varz").json();
+    let mine = http_get(ours.monitor_port(), "/varz").json();
+    let digest = theirs["config_digest"].as_str().unwrap();
+    assert!(digest.starts_with("sha256:"), "{theirs}");
+    assert_eq!(mine["config_digest"], digest);
+    let plain = ServerProcess::ringnats(&["-m", "-1"]);
+    assert_eq!(
+        http_get(plain.monitor_port(), "/varz").json()["config_digest"],
+        ""
+    );
 }
 
 #[test]

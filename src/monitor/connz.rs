@@ -1,7 +1,8 @@
-//! `/connz`: open and closed client connections in nats-server's shape, with its query
-//! parameters (`sort`, `subs`, `auth`, `offset`, `limit`, `cid`, `state`, `user`, `acc`,
-//! `filter_subject`). Every shard copies its connections; the monitor thread merges,
-//! filters, sorts and pages them. Each connection also says which `shard` owns it.
+//! `/connz` and `CONNZ` requests: open and closed client connections in nats-server's
+//! shape, with its options (`sort`, `subs`, `auth`, `offset`, `limit`, `cid`, `state`,
+//! `user`, `acc`, and `filter_subject` for `$SYS` requests). Every shard copies its
+//! connections; the monitor thread merges, filters, sorts and pages them. Each
+//! connection also says which `shard` owns it.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -9,28 +10,29 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use super::accounts;
+use super::go_json::{GoField, GoOptions, GoType};
 use super::snapshot::{ConnSnapshot, ShardConnz, SubscriptionSnapshot};
 use super::time::{rfc3339_nanos, since, uptime};
-use super::{MonitorContext, Query, Reply};
+use super::{page_bounds, MonitorContext, Query, Reply};
+use crate::auth::GLOBAL_ACCOUNT;
 use crate::config::file::go_duration_text;
 use crate::shard::shared::ControlMsg;
-use crate::subject::validate::subject_matches;
 
 /// nats-server's default page size (`DefaultConnListSize`).
 pub const CONNECTIONS_LIMIT_DEFAULT: usize = 1024;
 
-/// The global account every client is in (ringnats has no others yet).
-pub const GLOBAL_ACCOUNT: &str = "$G";
-
+/// nats-server's `Connz` document.
 #[derive(Serialize)]
-struct Connz {
+pub struct Connz {
     server_id: String,
     now: String,
     num_connections: usize,
     total: usize,
     offset: usize,
     limit: usize,
-    connections: Vec<ConnInfo>,
+    /// `null` only in nats-server's answer for an unknown account.
+    connections: Option<Vec<ConnInfo>>,
 }
 
 #[derive(Serialize)]
@@ -110,12 +112,18 @@ impl SubDetail {
     }
 }
 
-/// Which connections a query wants.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
+/// nats-server's `ConnState`: which connections a query wants (JSON 0, 1, 2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConnState {
+    /// `open` (0): connected clients.
+    #[default]
     Open,
+    /// `closed` (1): the clients remembered after they left.
     Closed,
+    /// `any`/`all` (2): both.
     Any,
+    /// Any other number a `$SYS` request sent: nats-server lists nothing.
+    Unknown,
 }
 
 /// How `subs` asked for subscriptions.
@@ -126,18 +134,103 @@ enum SubsWanted {
     Detail,
 }
 
-/// A parsed `/connz` query.
-struct ConnzQuery {
-    sort: &'static str,
-    subs: SubsWanted,
-    auth: bool,
-    offset: usize,
-    limit: usize,
-    cid: Option<u64>,
-    state: State,
-    user: Option<String>,
-    account: Option<String>,
-    filter_subject: Option<String>,
+/// nats-server's `ConnzOptions`, from `/connz`'s query or a `CONNZ` request's JSON.
+#[derive(Clone, Debug, Default)]
+pub struct ConnzOptions {
+    /// `sort`: one of [`SORT_OPTIONS`]; empty sorts by `cid`.
+    pub sort: String,
+    /// `auth`: add the authorized user and account.
+    pub auth: bool,
+    /// `subscriptions` (`subs=1`): list each connection's subjects.
+    pub subscriptions: bool,
+    /// `subscriptions_detail` (`subs=detail`): list each connection's subscriptions.
+    pub subscriptions_detail: bool,
+    /// `offset`: the first connection of the page (negative = 0).
+    pub offset: i64,
+    /// `limit`: the page size (0 or less = [`CONNECTIONS_LIMIT_DEFAULT`]).
+    pub limit: i64,
+    /// `cid`: only this connection (0 = all).
+    pub cid: u64,
+    /// `state`: open, closed or both.
+    pub state: ConnState,
+    /// `user`: only this authorized user's connections.
+    pub user: String,
+    /// `acc`: only this account's connections.
+    pub account: String,
+    /// `filter_subject`: only connections with a subscription colliding with it (needs
+    /// `acc`; `$SYS` requests only, as nats-server's HTTP handler never reads it).
+    pub filter_subject: String,
+}
+
+/// `ConnzOptions`'s JSON keys and Go types (nats-server's `ConnzOptions` tags).
+pub const CONNZ_FIELDS: &[GoField] = &[
+    ("sort", GoType::String("server.SortOpt")),
+    ("auth", GoType::Bool),
+    ("subscriptions", GoType::Bool),
+    ("subscriptions_detail", GoType::Bool),
+    ("offset", GoType::Int("int")),
+    ("limit", GoType::Int("int")),
+    ("cid", GoType::Uint64),
+    ("mqtt_client", GoType::String("string")),
+    ("state", GoType::Int("server.ConnState")),
+    ("user", GoType::String("string")),
+    ("acc", GoType::String("string")),
+    ("filter_subject", GoType::String("string")),
+];
+
+impl ConnzOptions {
+    /// nats-server's `HandleConnz`: the query's parameters, with its error words.
+    pub fn from_query(query: &Query) -> Result<Self, String> {
+        // Decoded in nats-server's order, so the first bad parameter is the one named.
+        let auth = query.flag("auth")?;
+        let subscriptions_detail = query.text("subs").to_lowercase() == "detail";
+        let subscriptions = !subscriptions_detail && query.flag("subs")?;
+        let offset = query.int("offset")?;
+        let limit = query.int("limit")?;
+        let cid = query.uint("cid")?;
+        let state_text = query.text("state");
+        let state = match state_text.to_lowercase().as_str() {
+            "" | "open" => ConnState::Open,
+            "closed" => ConnState::Closed,
+            "any" | "all" => ConnState::Any,
+            _ => return Err(format!("Error decoding state for {state_text}")),
+        };
+        Ok(Self {
+            sort: query.text("sort"),
+            auth,
+            subscriptions,
+            subscriptions_detail,
+            offset,
+            limit,
+            cid,
+            state,
+            user: query.text("user"),
+            account: query.text("acc"),
+            filter_subject: String::new(),
+        })
+    }
+
+    /// The options of a `CONNZ` request, decoded with [`CONNZ_FIELDS`].
+    pub fn from_go(options: &GoOptions) -> Self {
+        Self {
+            sort: options.string("sort"),
+            auth: options.bool("auth"),
+            subscriptions: options.bool("subscriptions"),
+            subscriptions_detail: options.bool("subscriptions_detail"),
+            offset: options.int("offset"),
+            limit: options.int("limit"),
+            cid: options.uint("cid"),
+            state: match options.int("state") {
+                0 => ConnState::Open,
+                1 => ConnState::Closed,
+                2 => ConnState::Any,
+                _ => ConnState::Unknown,
+            },
+            user: options.string("user"),
+            account: options.string("acc"),
+            filter_subject: options.string("filter_subject"),
+        }
+    }
 }
 
 /// The sort keys nats-server accepts.
@@ -158,101 +251,124 @@ const SORT_OPTIONS: &[&str] = &[
     "rtt",
 ];
 
-fn parse(query: &Query) -> Result<ConnzQuery, String> {
-    let sort_text = query.get("sort").unwrap_or("");
-    let sort = if sort_text.is_empty() {
+/// The options checked and settled as nats-server's `Connz` settles them.
+struct Settled {
+    sort: &'static str,
+    subs: SubsWanted,
+    offset: usize,
+    limit: usize,
+    /// `filter_subject` when it filters (not empty, not `>`).
+    filter: Option<String>,
+}
+
+fn settle(options: &ConnzOptions) -> Result<Settled, String> {
+    let sort = if options.sort.is_empty() {
         "cid"
     } else {
         SORT_OPTIONS
             .iter()
             .copied()
-            .find(|&option| option == sort_text)
-            .ok_or_else(|| format!("invalid sorting option: {sort_text}"))?
+            .find(|&option| option == options.sort)
+            .ok_or_else(|| format!("invalid sorting option: {}", options.sort))?
     };
-    let subs = match query.get("subs") {
-        Some("detail") => SubsWanted::Detail,
-        _ if query.flag("subs")? => SubsWanted::Subjects,
-        _ => SubsWanted::None,
-    };
-    let state = match query.get("state").unwrap_or("open") {
-        "" | "open" => State::Open,
-        "closed" => State::Closed,
-        "any" | "all" => State::Any,
-        other => return Err(format!("invalid connection state: {other}")),
-    };
-    if matches!(sort, "stop" | "reason") && state == State::Open {
+    if matches!(sort, "stop" | "reason") && options.state != ConnState::Closed {
         return Err(format!("sort by {sort} only valid on closed connections"));
     }
-    let cid = match query.get("cid") {
-        None | Some("") => None,
-        Some(text) => Some(
-            text.parse::<u64>()
-                .map_err(|_| format!("strconv.Atoi: parsing \"{text}\": invalid syntax"))?,
-        ),
+    let (offset, mut limit) = page_bounds(options.offset, options.limit, CONNECTIONS_LIMIT_DEFAULT);
+    if options.cid > 0 {
+        limit = 1;
+    }
+    let filter = match options.filter_subject.as_str() {
+        "" | ">" => None,
+        _ if options.account.is_empty() => {
+            return Err("filter by subject only valid with account filtering".into())
+        }
+        subject => Some(subject.to_string()),
     };
-    let limit = query.number("limit", CONNECTIONS_LIMIT_DEFAULT)?;
-    let non_empty = |name| query.get(name).filter(|text| !text.is_empty());
-    Ok(ConnzQuery {
+    let subs = if options.subscriptions_detail {
+        SubsWanted::Detail
+    } else if options.subscriptions {
+        SubsWanted::Subjects
+    } else {
+        SubsWanted::None
+    };
+    Ok(Settled {
         sort,
         subs,
-        auth: query.flag("auth")?,
-        offset: query.number("offset", 0)?,
-        limit: if limit == 0 {
-            CONNECTIONS_LIMIT_DEFAULT
-        } else {
-            limit
-        },
-        cid,
-        state,
-        user: non_empty("user").map(str::to_string),
-        account: non_empty("acc").map(str::to_string),
-        filter_subject: non_empty("filter_subject").map(str::to_string),
+        offset,
+        limit,
+        filter,
     })
 }
 
-/// Serves `/connz`.
-pub async fn connz(context: &MonitorContext, query: &Query) -> Reply {
-    let query = match parse(query) {
-        Ok(query) => query,
+/// Serves `/connz`: a bad query or bad options are a 400 with nats-server's words.
+pub async fn serve(context: &MonitorContext, query: &Query) -> Reply {
+    let options = match ConnzOptions::from_query(query) {
+        Ok(options) => options,
         Err(message) => return Reply::bad_request(message),
     };
-    let wants_subs = query.subs != SubsWanted::None || query.filter_subject.is_some();
-    let wants_closed = query.state != State::Open;
+    match build(context, &options).await {
+        Ok(connz) => Reply::json(&connz),
+        Err(message) => Reply::bad_request(message),
+    }
+}
+
+/// nats-server's `Connz`: the page of connections `options` asks for.
+pub async fn build(context: &MonitorContext, options: &ConnzOptions) -> Result<Connz, String> {
+    let settled = settle(options)?;
+    let now = SystemTime::now();
+    if !options.account.is_empty() && !accounts::exists(&context.config, &options.account) {
+        // nats-server returns its half-filled answer for an account it does not know.
+        return Ok(Connz {
+            server_id: String::new(),
+            now: rfc3339_nanos(now),
+            num_connections: 0,
+            total: 0,
+            offset: settled.offset,
+            limit: settled.limit,
+            connections: None,
+        });
+    }
+    let wants_open = matches!(options.state, ConnState::Open | ConnState::Any);
+    let wants_closed = matches!(options.state, ConnState::Closed | ConnState::Any);
     let answers: Vec<ShardConnz> = context
         .ask_shards(|reply| ControlMsg::Connz {
-            subscriptions: wants_subs,
+            subscriptions: settled.subs != SubsWanted::None || settled.filter.is_some(),
             closed: wants_closed,
             reply,
         })
         .await;
     let mut connections: Vec<Arc<ConnSnapshot>> = Vec::new();
     for answer in answers {
-        if query.state != State::Closed {
+        if wants_open {
             connections.extend(answer.open.into_iter().map(Arc::new));
         }
-        connections.extend(answer.closed);
+        if wants_closed {
+            connections.extend(answer.closed);
+        }
     }
     if wants_closed {
         keep_newest_closed(&mut connections, context.config.closed_clients_max as usize);
     }
-    connections.retain(|conn| selected(conn, &query));
-    let now = SystemTime::now();
-    connections.sort_by(|a, b| compare(a, b, query.sort, now));
+    connections.retain(|conn| in_account(conn, &options.account));
+    // nats-server counts the account's connections before the other filters.
     let total = connections.len();
+    connections.retain(|conn| selected(conn, options, settled.filter.as_deref()));
+    connections.sort_by(|a, b| compare(a, b, settled.sort, now));
     let page: Vec<ConnInfo> = connections
         .iter()
-        .skip(query.offset)
-        .take(query.limit)
-        .map(|conn| render(conn, &query, now))
+        .skip(settled.offset)
+        .take(settled.limit)
+        .map(|conn| render(conn, settled.subs, options.auth, now))
         .collect();
-    Reply::json(&Connz {
+    Ok(Connz {
         server_id: context.identity.server_id.clone(),
         now: rfc3339_nanos(now),
         num_connections: page.len(),
         total,
-        offset: query.offset,
-        limit: query.limit,
-        connections: page,
+        offset: settled.offset,
+        limit: settled.limit,
+        connections: Some(page),
     })
 }
 
@@ -268,22 +384,37 @@ fn keep_newest_closed(connections: &mut Vec<Arc<ConnSnapshot>>, kept_max: usize)
     connections.retain(|conn| conn.stop.is_none_or(|stop| stop >= oldest_kept));
 }
 
-fn selected(conn: &ConnSnapshot, query: &ConnzQuery) -> bool {
-    if query.cid.is_some_and(|cid| cid != conn.cid) {
+/// Every client is in the global account until connections carry their own.
+fn in_account(_conn: &ConnSnapshot, account: &str) -> bool {
+    account.is_empty() || account == GLOBAL_ACCOUNT
+}
+
+fn selected(conn: &ConnSnapshot, options: &ConnzOptions, filter: Option<&str>) -> bool {
+    if options.cid > 0 && options.cid != conn.cid {
         return false;
     }
     // No client has an authorized user until authorization is built.
-    if query.user.is_some() {
+    if !options.user.is_empty() {
         return false;
     }
-    if query
-        .account
-        .as_deref()
-        .is_some_and(|account| account != GLOBAL_ACCOUNT)
-    {
-        return false;
+    filter.is_none_or(|filter| {
+        conn.subscriptions
+            .iter()
+            .any(|subscription| subjects_collide(filter, &subscription.subject))
+    })
+}
+
+/// nats-server's `SubjectsCollide`: some subject could match both patterns.
+pub fn subjects_collide(left: &str, right: &str) -> bool {
+    let (mut left, mut right) = (left.split('.'), right.split('.'));
+    loop {
+        match (left.next(), right.next()) {
+            (None, None) => return true,
+            (Some(">"), Some(_)) | (Some(_), Some(">")) => return true,
+            (Some(a), Some(b)) if a == b || a == "*" || b == "*" => {}
+            _ => return false,
+        }
     }
-    true
 }
 
 fn compare(a: &ConnSnapshot, b: &ConnSnapshot, sort: &str, now: SystemTime) -> Ordering {
@@ -310,15 +441,10 @@ fn compare(a: &ConnSnapshot, b: &ConnSnapshot, sort: &str, now: SystemTime) -> O
     ordering.then(a.cid.cmp(&b.cid))
 }
 
-fn render(conn: &ConnSnapshot, query: &ConnzQuery, now: SystemTime) -> ConnInfo {
+fn render(conn: &ConnSnapshot, subs: SubsWanted, auth: bool, now: SystemTime) -> ConnInfo {
     let end = conn.stop.unwrap_or(now);
-    let subscriptions = conn.subscriptions.iter().filter(|subscription| {
-        query.filter_subject.as_deref().is_none_or(|filter| {
-            subject_matches(filter.as_bytes(), subscription.subject.as_bytes())
-                || subscription.subject == filter
-        })
-    });
-    let (list, detail) = match query.subs {
+    let subscriptions = conn.subscriptions.iter();
+    let (list, detail) = match subs {
         SubsWanted::None => (None, None),
         SubsWanted::Subjects => (
             Some(subscriptions.map(|s| s.subject.clone()).collect()),
@@ -351,7 +477,7 @@ fn render(conn: &ConnSnapshot, query: &ConnzQuery, now: SystemTime) -> ConnInfo 
         name: conn.name.clone(),
         lang: conn.lang.clone(),
         version: conn.version.clone(),
-        name_tag: query.auth.then_some(GLOBAL_ACCOUNT),
+        name_tag: auth.then_some(GLOBAL_ACCOUNT),
         subscriptions_list: list.filter(|list: &Vec<String>| !list.is_empty()),
         subscriptions_list_detail: detail.filter(|detail: &Vec<SubDetail>| !detail.is_empty()),
         shard: conn.shard,

@@ -1,6 +1,7 @@
 //! The small endpoints: the index page, `/healthz`, and the ones whose subject ringnats
-//! has not built (routes, gateways, leaf nodes, JetStream) or has only one of (accounts:
-//! the global `$G`), answered in nats-server's shape so tools that poll them keep working.
+//! has not built (routes, gateways, leaf nodes, JetStream), answered in nats-server's
+//! shape so tools that poll them keep working. Each builder serves both HTTP and the
+//! matching `$SYS` request.
 
 use std::time::SystemTime;
 
@@ -8,9 +9,8 @@ use hyper::StatusCode;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::connz::GLOBAL_ACCOUNT;
+use super::go_json::{self, GoField, GoOptions, GoType};
 use super::time::rfc3339_nanos;
-use super::varz::Totals;
 use super::{MonitorContext, Query, Reply};
 use crate::proto::info::COMPATIBLE_VERSION;
 
@@ -30,6 +30,7 @@ pub fn index(context: &MonitorContext) -> Reply {
         ("routez", "Routes"),
         ("leafz", "LeafNodes"),
         ("gatewayz", "Gateways"),
+        ("raftz", "Raft Groups"),
         ("healthz", "Health Probe"),
         ("metrics", "Prometheus metrics"),
     ]
@@ -48,17 +49,140 @@ pub fn index(context: &MonitorContext) -> Reply {
     Reply::text(StatusCode::OK, "text/html; charset=utf-8", body)
 }
 
-/// `/healthz`: the server is up and accepting.
-pub fn healthz() -> Reply {
-    Reply {
-        status: StatusCode::OK,
-        content_type: "application/json",
-        body: br#"{"status":"ok"}"#.to_vec(),
+/// nats-server's `HealthzOptions` that matter without JetStream.
+#[derive(Clone, Debug, Default)]
+pub struct HealthzOptions {
+    /// `account`: needed when `stream` is given.
+    pub account: String,
+    /// `stream`: needed when `consumer` is given.
+    pub stream: String,
+    /// `consumer`.
+    pub consumer: String,
+    /// `details`: errors as a list with types instead of one `error` text.
+    pub details: bool,
+}
+
+/// `HealthzOptions`'s JSON keys and Go types.
+pub const HEALTHZ_FIELDS: &[GoField] = &[
+    ("js-enabled", GoType::Bool),
+    ("js-enabled-only", GoType::Bool),
+    ("js-server-only", GoType::Bool),
+    ("js-meta-only", GoType::Bool),
+    ("account", GoType::String("string")),
+    ("stream", GoType::String("string")),
+    ("consumer", GoType::String("string")),
+    ("details", GoType::Bool),
+];
+
+impl HealthzOptions {
+    /// nats-server's `HandleHealthz`: the query's parameters, with its error words (the
+    /// JetStream switches are checked, then have nothing to select without JetStream).
+    pub fn from_query(query: &Query) -> Result<Self, String> {
+        for flag in [
+            "js-enabled",
+            "js-enabled-only",
+            "js-server-only",
+            "js-meta-only",
+        ] {
+            query.flag(flag)?;
+        }
+        Ok(Self {
+            details: query.flag("details")?,
+            account: query.text("account"),
+            stream: query.text("stream"),
+            consumer: query.text("consumer"),
+        })
+    }
+
+    /// The options of a `HEALTHZ` request, decoded with [`HEALTHZ_FIELDS`].
+    pub fn from_go(options: &GoOptions) -> Self {
+        Self {
+            account: options.string("account"),
+            stream: options.string("stream"),
+            consumer: options.string("consumer"),
+            details: options.bool("details"),
+        }
     }
 }
 
+/// One entry of `errors` with `details`.
 #[derive(Serialize)]
-struct Routez {
+struct HealthzError {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    error: String,
+}
+
+/// nats-server's `HealthStatus`.
+#[derive(Serialize)]
+pub struct HealthStatus {
+    status: &'static str,
+    /// Left out over HTTP, where the response's status says it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_code: Option<u16>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    error: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<HealthzError>,
+}
+
+/// nats-server's `healthz` for a server without JetStream: healthy, unless the options
+/// name a consumer without its stream or a stream without its account.
+pub fn healthz(options: &HealthzOptions) -> HealthStatus {
+    let problem = if options.account.is_empty() && !options.stream.is_empty() {
+        Some("\"account\" must not be empty when checking stream health")
+    } else if options.stream.is_empty() && !options.consumer.is_empty() {
+        Some("\"stream\" must not be empty when checking consumer health")
+    } else {
+        None
+    };
+    match problem {
+        None => HealthStatus {
+            status: "ok",
+            status_code: Some(200),
+            error: String::new(),
+            errors: Vec::new(),
+        },
+        Some(text) if options.details => HealthStatus {
+            status: "error",
+            status_code: Some(400),
+            error: String::new(),
+            errors: vec![HealthzError {
+                kind: "BAD_REQUEST",
+                error: text.to_string(),
+            }],
+        },
+        Some(text) => HealthStatus {
+            status: "error",
+            status_code: Some(400),
+            error: text.to_string(),
+            errors: Vec::new(),
+        },
+    }
+}
+
+/// Serves `/healthz`: compact JSON, with the status code as the response's status.
+pub fn serve_healthz(query: &Query) -> Reply {
+    let options = match HealthzOptions::from_query(query) {
+        Ok(options) => options,
+        Err(message) => return Reply::bad_request(message),
+    };
+    let mut health = healthz(&options);
+    let status = health
+        .status_code
+        .take()
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .unwrap_or(StatusCode::OK);
+    Reply {
+        status,
+        content_type: "application/json",
+        body: go_json::to_vec(&health),
+    }
+}
+
+/// nats-server's `Routez` document.
+#[derive(Serialize)]
+pub struct Routez {
     server_id: String,
     server_name: String,
     now: String,
@@ -67,18 +191,19 @@ struct Routez {
 }
 
 /// `/routez`: no routes (clustering is not built).
-pub fn routez(context: &MonitorContext) -> Reply {
-    Reply::json(&Routez {
+pub fn routez(context: &MonitorContext) -> Routez {
+    Routez {
         server_id: context.identity.server_id.clone(),
         server_name: context.identity.server_name.clone(),
         now: now(),
         num_routes: 0,
         routes: Vec::new(),
-    })
+    }
 }
 
+/// nats-server's `Gatewayz` document.
 #[derive(Serialize)]
-struct Gatewayz {
+pub struct Gatewayz {
     server_id: String,
     now: String,
     outbound_gateways: Map<String, Value>,
@@ -86,122 +211,32 @@ struct Gatewayz {
 }
 
 /// `/gatewayz`: no gateways.
-pub fn gatewayz(context: &MonitorContext) -> Reply {
-    Reply::json(&Gatewayz {
+pub fn gatewayz(context: &MonitorContext) -> Gatewayz {
+    Gatewayz {
         server_id: context.identity.server_id.clone(),
         now: now(),
         outbound_gateways: Map::new(),
         inbound_gateways: Map::new(),
-    })
+    }
 }
 
+/// nats-server's `Leafz` document.
 #[derive(Serialize)]
-struct Leafz {
+pub struct Leafz {
     server_id: String,
     now: String,
     leafnodes: u64,
     leafs: Vec<Value>,
 }
 
-/// `/leafz`: no leaf nodes.
-pub fn leafz(context: &MonitorContext) -> Reply {
-    Reply::json(&Leafz {
+/// `/leafz`: no leaf nodes (of any account).
+pub fn leafz(context: &MonitorContext) -> Leafz {
+    Leafz {
         server_id: context.identity.server_id.clone(),
         now: now(),
         leafnodes: 0,
         leafs: Vec::new(),
-    })
-}
-
-#[derive(Serialize)]
-struct Accountz {
-    server_id: String,
-    now: String,
-    system_account: &'static str,
-    accounts: Vec<&'static str>,
-}
-
-/// `/accountz`: the one account clients use.
-pub fn accountz(context: &MonitorContext, _query: &Query) -> Reply {
-    Reply::json(&Accountz {
-        server_id: context.identity.server_id.clone(),
-        now: now(),
-        system_account: "",
-        accounts: vec![GLOBAL_ACCOUNT],
-    })
-}
-
-#[derive(Serialize, Default)]
-struct Traffic {
-    msgs: u64,
-    bytes: u64,
-}
-
-#[derive(Serialize)]
-struct AccountTraffic {
-    msgs: u64,
-    bytes: u64,
-    gateways: Traffic,
-    routes: Traffic,
-    leafs: Traffic,
-}
-
-impl AccountTraffic {
-    fn clients(msgs: u64, bytes: u64) -> Self {
-        Self {
-            msgs,
-            bytes,
-            gateways: Traffic::default(),
-            routes: Traffic::default(),
-            leafs: Traffic::default(),
-        }
     }
-}
-
-#[derive(Serialize)]
-struct AccountStatz {
-    acc: &'static str,
-    name: &'static str,
-    conns: u64,
-    leafnodes: u64,
-    total_conns: u64,
-    num_subscriptions: u64,
-    sent: AccountTraffic,
-    received: AccountTraffic,
-    slow_consumers: u64,
-}
-
-#[derive(Serialize)]
-struct Accstatz {
-    server_id: String,
-    now: String,
-    account_statz: Vec<AccountStatz>,
-}
-
-/// `/accstatz`: the global account's counters (listed while it has connections, as
-/// nats-server lists only accounts in use unless `unused` is set).
-pub fn accstatz(context: &MonitorContext, query: &Query) -> Reply {
-    let totals = Totals::read(context);
-    let unused = query.flag("unused").unwrap_or(false);
-    let mut account_statz = Vec::new();
-    if totals.connections > 0 || unused {
-        account_statz.push(AccountStatz {
-            acc: GLOBAL_ACCOUNT,
-            name: GLOBAL_ACCOUNT,
-            conns: totals.connections,
-            leafnodes: 0,
-            total_conns: totals.connections,
-            num_subscriptions: totals.subscriptions,
-            sent: AccountTraffic::clients(totals.out_msgs, totals.out_bytes),
-            received: AccountTraffic::clients(totals.in_msgs, totals.in_bytes),
-            slow_consumers: totals.slow_consumers,
-        });
-    }
-    Reply::json(&Accstatz {
-        server_id: context.identity.server_id.clone(),
-        now: now(),
-        account_statz,
-    })
 }
 
 #[derive(Serialize, Default)]
@@ -217,8 +252,9 @@ struct JetStreamLimits {
     max_storage: u64,
 }
 
+/// nats-server's `JSInfo` document with JetStream disabled.
 #[derive(Serialize)]
-struct Jsz {
+pub struct Jsz {
     memory: u64,
     storage: u64,
     reserved_memory: u64,
@@ -238,8 +274,8 @@ struct Jsz {
 }
 
 /// `/jsz`: JetStream is not enabled, in nats-server's shape for that.
-pub fn jsz(context: &MonitorContext) -> Reply {
-    Reply::json(&Jsz {
+pub fn jsz(context: &MonitorContext) -> Jsz {
+    Jsz {
         memory: 0,
         storage: 0,
         reserved_memory: 0,
@@ -256,5 +292,5 @@ pub fn jsz(context: &MonitorContext) -> Reply {
         messages: 0,
         bytes: 0,
         total: 0,
-    })
+    }
 }

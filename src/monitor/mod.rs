@@ -7,9 +7,18 @@
 //! questions that need shard state (connections, subscriptions) go to every shard as
 //! control messages, answered in each shard's next turn, so the data path never takes a
 //! lock for monitoring.
+//!
+//! The same builders answer nats-server's `$SYS.REQ.SERVER.PING.<KIND>` and
+//! `$SYS.REQ.ACCOUNT.<acc>.<KIND>` requests ([`sys::answer`]): each endpoint has one
+//! options struct (nats-server's `ConnzOptions`, `SubszOptions`, ...) filled from either
+//! the query string or the request's JSON, and one builder that turns it into the
+//! document, so the HTTP and `$SYS` answers cannot drift apart.
 
+mod accounts;
 mod connz;
 mod endpoints;
+pub mod go_json;
+mod internals;
 mod metrics;
 pub mod snapshot;
 mod subsz;
@@ -20,6 +29,7 @@ mod varz;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
@@ -54,6 +64,12 @@ pub struct MonitorContext {
     requests: Mutex<BTreeMap<String, u64>>,
     /// The previous CPU sample, for `/varz`'s `cpu`.
     cpu_sample: Mutex<Option<varz::CpuSample>>,
+    /// `config_digest`: nats-server's digest of the configuration file as loaded at
+    /// start-up (`sha256:<hex>`); empty without a file, as in nats-server.
+    config_digest: String,
+    /// The sequence number of the last `$SYS` message sent (nats-server's `seq` in
+    /// every answer's `server` object); incremented once per answer.
+    system_messages_sent: AtomicU64,
 }
 
 impl MonitorContext {
@@ -65,6 +81,7 @@ impl MonitorContext {
         io_backend: &'static str,
         client_port: u16,
     ) -> Self {
+        let config_digest = config_file_digest(&shared.config);
         Self {
             config: shared.config.clone(),
             shared,
@@ -75,6 +92,8 @@ impl MonitorContext {
             client_port,
             requests: Mutex::default(),
             cpu_sample: Mutex::default(),
+            config_digest,
+            system_messages_sent: AtomicU64::new(0),
         }
     }
 
@@ -116,6 +135,18 @@ impl MonitorContext {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+}
+
+/// nats-server's digest of the configuration file (`conf.ParseFileWithChecksDigest`);
+/// empty when the server started without one, or when the file can no longer be read
+/// (it was read moments ago to build the configuration, so that is a race, not a state).
+fn config_file_digest(config: &Config) -> String {
+    let Some(path) = &config.config_file else {
+        return String::new();
+    };
+    crate::config::conf::parse_file(path)
+        .map(|map| crate::config::digest::config_digest(&map))
+        .unwrap_or_default()
 }
 
 /// The running monitoring server.
@@ -214,7 +245,7 @@ pub struct Reply {
 impl Reply {
     fn json<T: serde::Serialize>(value: &T) -> Self {
         // nats-server indents its JSON with two spaces, as serde_json's pretty printer.
-        let body = serde_json::to_vec_pretty(value).unwrap_or_default();
+        let body = go_json::to_vec_pretty(value);
         Self {
             status: StatusCode::OK,
             content_type: "application/json",
@@ -258,8 +289,13 @@ async fn handle(context: &MonitorContext, request: Request<Incoming>) -> Respons
             .collect();
     let reply = match ENDPOINTS.contains(&endpoint) {
         true => {
-            // Counted before serving, as nats-server does (`/varz` shows itself).
-            context.count_request(endpoint);
+            // Counted before serving, as nats-server does (`/varz` shows itself), under
+            // the name nats-server counts it by; it does not count the Go internals'.
+            match endpoint {
+                "/raftz" | "/ipqueuesz" | "/stacksz" => {}
+                "/subscriptionsz" => context.count_request("/subsz"),
+                counted => context.count_request(counted),
+            }
             route(context, endpoint, &Query(query)).await
         }
         false => None,
@@ -289,16 +325,19 @@ async fn handle(context: &MonitorContext, request: Request<Incoming>) -> Respons
 async fn route(context: &MonitorContext, endpoint: &str, query: &Query) -> Option<Reply> {
     Some(match endpoint {
         "/" => endpoints::index(context),
-        "/varz" => varz::varz(context),
-        "/connz" => connz::connz(context, query).await,
-        "/subsz" | "/subscriptionsz" => subsz::subsz(context, query).await,
-        "/routez" => endpoints::routez(context),
-        "/gatewayz" => endpoints::gatewayz(context),
-        "/leafz" => endpoints::leafz(context),
-        "/accountz" => endpoints::accountz(context, query),
-        "/accstatz" => endpoints::accstatz(context, query),
-        "/jsz" => endpoints::jsz(context),
-        "/healthz" => endpoints::healthz(),
+        "/varz" => Reply::json(&varz::build(context)),
+        "/connz" => connz::serve(context, query).await,
+        "/subsz" | "/subscriptionsz" => subsz::serve(context, query).await,
+        "/routez" => Reply::json(&endpoints::routez(context)),
+        "/gatewayz" => Reply::json(&endpoints::gatewayz(context)),
+        "/leafz" => Reply::json(&endpoints::leafz(context)),
+        "/accountz" => accounts::serve_accountz(context, query).await,
+        "/accstatz" => accounts::serve_accstatz(context, query),
+        "/jsz" => Reply::json(&endpoints::jsz(context)),
+        "/healthz" => endpoints::serve_healthz(query),
+        "/raftz" => internals::serve_raftz(),
+        "/ipqueuesz" => internals::serve_ipqueuesz(query),
+        "/stacksz" => internals::serve_stacksz(),
         "/metrics" => metrics::metrics(context).await,
         _ => return None,
     })
@@ -318,6 +357,9 @@ const ENDPOINTS: &[&str] = &[
     "/accstatz",
     "/jsz",
     "/healthz",
+    "/raftz",
+    "/ipqueuesz",
+    "/stacksz",
     "/metrics",
 ];
 
@@ -333,26 +375,55 @@ impl Query {
             .map(|(_, value)| value.as_str())
     }
 
-    /// Go's `strconv.ParseBool` on `name`, false when absent; an error names the value.
+    /// A string parameter; empty when absent (Go's `r.URL.Query().Get`).
+    fn text(&self, name: &str) -> String {
+        self.get(name).unwrap_or_default().to_string()
+    }
+
+    /// nats-server's `decodeBool`: Go's `strconv.ParseBool`, false when absent.
     fn flag(&self, name: &str) -> Result<bool, String> {
         match self.get(name) {
             None | Some("") => Ok(false),
             Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
             Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
             Some(other) => Err(format!(
-                "strconv.ParseBool: parsing \"{other}\": invalid syntax"
+                "Error decoding boolean for '{name}': strconv.ParseBool: parsing \"{other}\": invalid syntax"
             )),
         }
     }
 
-    /// A non-negative integer parameter, `default` when absent.
-    fn number(&self, name: &str, default: usize) -> Result<usize, String> {
+    /// nats-server's `decodeInt`: Go's `strconv.Atoi`, 0 when absent.
+    fn int(&self, name: &str) -> Result<i64, String> {
         match self.get(name) {
-            None | Some("") => Ok(default),
-            Some(text) => text
-                .parse::<i64>()
-                .map(|value| value.max(0) as usize)
-                .map_err(|_| format!("strconv.Atoi: parsing \"{text}\": invalid syntax")),
+            None | Some("") => Ok(0),
+            Some(text) => text.parse::<i64>().map_err(|_| {
+                format!(
+                    "Error decoding int for '{name}': strconv.Atoi: parsing \"{text}\": invalid syntax"
+                )
+            }),
         }
     }
+
+    /// nats-server's `decodeUint64`: Go's `strconv.ParseUint`, 0 when absent.
+    fn uint(&self, name: &str) -> Result<u64, String> {
+        match self.get(name) {
+            None | Some("") => Ok(0),
+            Some(text) => text.parse::<u64>().map_err(|_| {
+                format!(
+                    "Error decoding uint64 for '{name}': strconv.ParseUint: parsing \"{text}\": invalid syntax"
+                )
+            }),
+        }
+    }
+}
+
+/// Go's `[offset:offset+limit]` page bounds as nats-server clamps them: a negative offset
+/// is 0 and a limit of 0 or less is `limit_default`.
+fn page_bounds(offset: i64, limit: i64, limit_default: usize) -> (usize, usize) {
+    let offset = usize::try_from(offset).unwrap_or(0);
+    let limit = match usize::try_from(limit) {
+        Ok(limit) if limit > 0 => limit,
+        _ => limit_default,
+    };
+    (offset, limit)
 }

@@ -1,23 +1,26 @@
-//! `/subsz` (alias `/subscriptionsz`): the subscription table's counters summed over the
-//! shards, and optionally the subscriptions themselves (`subs`, `offset`, `limit`, and
-//! `test`, which keeps those a literal subject would reach).
+//! `/subsz` (alias `/subscriptionsz`) and `SUBSZ` requests: the subscription table's
+//! counters summed over the shards, and optionally the subscriptions themselves
+//! (`subs`, `offset`, `limit`, `acc`, and `test`, which keeps those a literal subject
+//! would reach).
 
 use std::time::SystemTime;
 
 use serde::Serialize;
 
 use super::connz::{SubDetail, CONNECTIONS_LIMIT_DEFAULT};
+use super::go_json::{GoField, GoOptions, GoType};
 use super::snapshot::ShardSubsz;
 use super::time::rfc3339_nanos;
-use super::{MonitorContext, Query, Reply};
+use super::{page_bounds, MonitorContext, Query, Reply};
+use crate::auth::GLOBAL_ACCOUNT;
 use crate::shard::shared::ControlMsg;
 use crate::subject::sublist::SublistStats;
 use crate::subject::validate::{is_valid_literal_subject, subject_matches};
 
-#[derive(Serialize)]
-struct Subsz {
-    server_id: String,
-    now: String,
+/// nats-server's `SublistStats` as its JSON writes them (inside `/subsz` and an
+/// account's `sublist_stats`).
+#[derive(Serialize, Default, Clone, Copy)]
+pub struct SublistCounters {
     num_subscriptions: u64,
     num_cache: u64,
     num_inserts: u64,
@@ -26,11 +29,83 @@ struct Subsz {
     cache_hit_rate: f64,
     max_fanout: u64,
     avg_fanout: f64,
+}
+
+impl From<SublistStats> for SublistCounters {
+    fn from(stats: SublistStats) -> Self {
+        Self {
+            num_subscriptions: stats.num_subscriptions,
+            num_cache: stats.num_cache,
+            num_inserts: stats.num_inserts,
+            num_removes: stats.num_removes,
+            num_matches: stats.num_matches,
+            cache_hit_rate: stats.cache_hit_rate,
+            max_fanout: stats.max_fanout,
+            avg_fanout: stats.avg_fanout,
+        }
+    }
+}
+
+/// nats-server's `Subsz` document.
+#[derive(Serialize)]
+pub struct Subsz {
+    server_id: String,
+    now: String,
+    #[serde(flatten)]
+    stats: SublistCounters,
     total: usize,
     offset: usize,
     limit: usize,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     subscriptions_list: Vec<SubDetail>,
+}
+
+/// nats-server's `SubszOptions`, from `/subsz`'s query or a `SUBSZ` request's JSON.
+#[derive(Clone, Debug, Default)]
+pub struct SubszOptions {
+    /// `offset`: the first subscription of the page (negative = 0).
+    pub offset: i64,
+    /// `limit`: the page size (0 or less = the default 1024).
+    pub limit: i64,
+    /// `subscriptions` (`subs`): list the subscriptions.
+    pub subscriptions: bool,
+    /// `account` (`acc`): only this account's counters and subscriptions.
+    pub account: String,
+    /// `test`: only subscriptions a message published to this literal subject reaches.
+    pub test: String,
+}
+
+/// `SubszOptions`'s JSON keys and Go types.
+pub const SUBSZ_FIELDS: &[GoField] = &[
+    ("offset", GoType::Int("int")),
+    ("limit", GoType::Int("int")),
+    ("subscriptions", GoType::Bool),
+    ("account", GoType::String("string")),
+    ("test", GoType::String("string")),
+];
+
+impl SubszOptions {
+    /// nats-server's `HandleSubsz`: the query's parameters, with its error words.
+    pub fn from_query(query: &Query) -> Result<Self, String> {
+        Ok(Self {
+            subscriptions: query.flag("subs")?,
+            offset: query.int("offset")?,
+            limit: query.int("limit")?,
+            test: query.text("test"),
+            account: query.text("acc"),
+        })
+    }
+
+    /// The options of a `SUBSZ` request, decoded with [`SUBSZ_FIELDS`].
+    pub fn from_go(options: &GoOptions) -> Self {
+        Self {
+            offset: options.int("offset"),
+            limit: options.int("limit"),
+            subscriptions: options.bool("subscriptions"),
+            account: options.string("account"),
+            test: options.string("test"),
+        }
+    }
 }
 
 /// Sums the shards' Sublist counters: counts add, rates are weighed by what they are
@@ -58,33 +133,55 @@ pub fn sum_stats(answers: &[ShardSubsz]) -> SublistStats {
     total
 }
 
-/// Serves `/subsz`.
-pub async fn subsz(context: &MonitorContext, query: &Query) -> Reply {
-    let parsed = (|| -> Result<_, String> {
-        Ok((
-            query.flag("subs")?,
-            query.number("offset", 0)?,
-            query.number("limit", CONNECTIONS_LIMIT_DEFAULT)?,
-        ))
-    })();
-    let (wants_list, offset, limit) = match parsed {
-        Ok(parsed) => parsed,
+/// The Sublist counters of `account`: every subscription is in the global account until
+/// connections carry their own, so the others' tables are empty.
+pub async fn account_stats(context: &MonitorContext, account: &str) -> SublistStats {
+    if account != GLOBAL_ACCOUNT {
+        return SublistStats::default();
+    }
+    let answers = context
+        .ask_shards(|reply| ControlMsg::Subsz {
+            subscriptions: false,
+            reply,
+        })
+        .await;
+    sum_stats(&answers)
+}
+
+/// Serves `/subsz`: a bad query or bad options are a 400 with nats-server's words.
+pub async fn serve(context: &MonitorContext, query: &Query) -> Reply {
+    let options = match SubszOptions::from_query(query) {
+        Ok(options) => options,
         Err(message) => return Reply::bad_request(message),
     };
-    let test = query.get("test").filter(|text| !text.is_empty());
+    match build(context, &options).await {
+        Ok(subsz) => Reply::json(&subsz),
+        Err(message) => Reply::bad_request(message),
+    }
+}
+
+/// nats-server's `Subsz`: the counters (of one account with `account`) and the page of
+/// subscriptions `options` asks for.
+pub async fn build(context: &MonitorContext, options: &SubszOptions) -> Result<Subsz, String> {
+    let (offset, limit) = page_bounds(options.offset, options.limit, CONNECTIONS_LIMIT_DEFAULT);
+    let test = Some(options.test.as_str()).filter(|test| !test.is_empty());
     if let Some(test) = test {
         if !is_valid_literal_subject(test.as_bytes()) {
-            return Reply::bad_request(format!(
+            return Err(format!(
                 "invalid test subject, must be valid publish subject: {test}"
             ));
         }
     }
-    let answers = context
-        .ask_shards(|reply| ControlMsg::Subsz {
-            subscriptions: wants_list,
-            reply,
-        })
-        .await;
+    let answers = if options.account.is_empty() || options.account == GLOBAL_ACCOUNT {
+        context
+            .ask_shards(|reply| ControlMsg::Subsz {
+                subscriptions: options.subscriptions,
+                reply,
+            })
+            .await
+    } else {
+        Vec::new()
+    };
     let stats = sum_stats(&answers);
     let mut subscriptions: Vec<_> = answers
         .into_iter()
@@ -96,24 +193,11 @@ pub async fn subsz(context: &MonitorContext, query: &Query) -> Reply {
         })
         .collect();
     subscriptions.sort_by(|a, b| a.cid.cmp(&b.cid).then_with(|| a.sid.cmp(&b.sid)));
-    let total = subscriptions.len();
-    let limit = if limit == 0 {
-        CONNECTIONS_LIMIT_DEFAULT
-    } else {
-        limit
-    };
-    Reply::json(&Subsz {
+    Ok(Subsz {
         server_id: context.identity.server_id.clone(),
         now: rfc3339_nanos(SystemTime::now()),
-        num_subscriptions: stats.num_subscriptions,
-        num_cache: stats.num_cache,
-        num_inserts: stats.num_inserts,
-        num_removes: stats.num_removes,
-        num_matches: stats.num_matches,
-        cache_hit_rate: stats.cache_hit_rate,
-        max_fanout: stats.max_fanout,
-        avg_fanout: stats.avg_fanout,
-        total,
+        stats: stats.into(),
+        total: subscriptions.len(),
         offset,
         limit,
         subscriptions_list: subscriptions

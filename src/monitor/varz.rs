@@ -1,7 +1,8 @@
-//! `/varz`: the server's configuration and counters with nats-server's field names and
-//! order. Go-only fields are filled with their nearest ringnats meaning (`go` names
-//! ringnats, `gomaxprocs` is the shard count), and two are added: `io_backend` and
-//! `shards`.
+//! `/varz` and `VARZ` requests: the server's configuration and counters with
+//! nats-server's field names and order. Go-only fields are filled with their nearest
+//! ringnats meaning (`go` names ringnats, `gomaxprocs` is the shard count), and two are
+//! added: `io_backend` and `shards`. `config_digest` is nats-server's digest of the
+//! configuration file loaded at start-up.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
@@ -10,8 +11,9 @@ use std::time::{Instant, SystemTime};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::accounts::system_account;
 use super::time::{rfc3339_nanos, since, uptime};
-use super::{MonitorContext, Reply};
+use super::MonitorContext;
 use crate::proto::info::{COMPATIBLE_VERSION, GIT_COMMIT, RINGNATS_VERSION};
 use crate::shard::shared::ShardStats;
 
@@ -25,6 +27,16 @@ pub struct KindCounts {
     routes: u64,
     gateways: u64,
     leafs: u64,
+}
+
+impl KindCounts {
+    /// Counts that are all clients' (ringnats has no routes, gateways or leaf nodes).
+    pub fn clients(clients: u64) -> Self {
+        Self {
+            clients,
+            ..Self::default()
+        }
+    }
 }
 
 #[derive(Serialize, Default)]
@@ -46,7 +58,11 @@ pub struct Varz {
     go: String,
     host: String,
     port: u16,
+    #[serde(skip_serializing_if = "is_false")]
+    auth_required: bool,
     max_connections: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    max_subscriptions: u32,
     ping_interval: u128,
     ping_max: u32,
     http_host: String,
@@ -93,7 +109,8 @@ pub struct Varz {
     config_load_time: String,
     config_digest: String,
     feature_flags: BTreeMap<&'static str, bool>,
-    system_account: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_account: Option<String>,
     slow_consumer_stats: KindCounts,
     stale_connection_stats: KindCounts,
     disk_io_wait_stats: DiskIoWaitStats,
@@ -132,19 +149,30 @@ impl Totals {
     }
 }
 
-/// Serves `/varz`.
-pub fn varz(context: &MonitorContext) -> Reply {
-    Reply::json(&build(context))
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
-fn build(context: &MonitorContext) -> Varz {
+fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
+/// nats-server's `feature_flags` (its defaults: ringnats has none of these features to
+/// switch), in `/varz` and in every `$SYS` answer's `server` object.
+pub fn feature_flags() -> BTreeMap<&'static str, bool> {
+    BTreeMap::from([
+        ("js_ack_fc_v2", false),
+        ("js_api_reply_v2", false),
+        ("js_raft_delete_range", true),
+        ("js_snapshot_sources", false),
+    ])
+}
+
+/// nats-server's `Varz`: the `/varz` document and a `VARZ` request's `data`.
+pub fn build(context: &MonitorContext) -> Varz {
     let config = &context.config;
     let totals = Totals::read(context);
     let now = SystemTime::now();
-    let counts = |clients| KindCounts {
-        clients,
-        ..KindCounts::default()
-    };
     Varz {
         server_id: context.identity.server_id.clone(),
         server_name: context.identity.server_name.clone(),
@@ -154,7 +182,9 @@ fn build(context: &MonitorContext) -> Varz {
         go: format!("ringnats {RINGNATS_VERSION}"),
         host: config.host.clone(),
         port: context.client_port,
+        auth_required: config.auth.auth_required(),
         max_connections: config.connections_max,
+        max_subscriptions: config.subscriptions_max,
         ping_interval: config.ping_interval.as_nanos(),
         ping_max: config.pings_outstanding_max,
         http_host: config.monitor_host().to_string(),
@@ -199,16 +229,11 @@ fn build(context: &MonitorContext) -> Varz {
         subscriptions: totals.subscriptions,
         http_req_stats: context.request_counts(),
         config_load_time: rfc3339_nanos(context.start),
-        config_digest: String::new(),
-        feature_flags: BTreeMap::from([
-            ("js_ack_fc_v2", false),
-            ("js_api_reply_v2", false),
-            ("js_raft_delete_range", true),
-            ("js_snapshot_sources", false),
-        ]),
-        system_account: "",
-        slow_consumer_stats: counts(totals.slow_consumers),
-        stale_connection_stats: counts(totals.stale_connections),
+        config_digest: context.config_digest.clone(),
+        feature_flags: feature_flags(),
+        system_account: system_account(config),
+        slow_consumer_stats: KindCounts::clients(totals.slow_consumers),
+        stale_connection_stats: KindCounts::clients(totals.stale_connections),
         disk_io_wait_stats: DiskIoWaitStats::default(),
         io_backend: context.io_backend,
         shards: context.shards(),
@@ -258,9 +283,9 @@ pub struct CpuSample {
     cpu_seconds: f64,
 }
 
-/// Process CPU use in percent of one core since the previous `/varz` (since start for
-/// the first), rounded to two decimals like nats-server.
-fn cpu_percent(context: &MonitorContext) -> f64 {
+/// Process CPU use in percent of one core since the previous reading (`/varz` or
+/// `STATSZ`; since start for the first), rounded to two decimals like nats-server.
+pub fn cpu_percent(context: &MonitorContext) -> f64 {
     let now = CpuSample {
         at: Instant::now(),
         cpu_seconds: cpu_seconds(),

@@ -857,3 +857,104 @@ mod tests {
         );
     }
 }
+
+/// What a JSON shape comparison forgives, each rule matched against the path of the
+/// object holding the key (`varz`, `CONNZ.data.connections[]`) by suffix.
+#[derive(Default)]
+pub struct ShapeRules<'a> {
+    /// Keys only ringnats sends, each documented where it is built.
+    pub extra_keys: &'a [(&'a str, &'a str)],
+    /// Objects whose keys are data (endpoint or queue names), not field names.
+    pub data_keyed: &'a [&'a str],
+    /// Keys either server leaves out when a feature it reports on is not in use
+    /// (Go's `omitempty`); compared only when both servers send them.
+    pub optional_keys: &'a [(&'a str, &'a str)],
+    /// Values whose type differs on purpose (documented where they are built): paths.
+    pub different_types: &'a [&'a str],
+}
+
+/// Go's JSON kind of `value`, for shape comparisons.
+pub fn json_type_name(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Compares shapes: the same keys (less `rules`' exceptions) with the same value types,
+/// recursively; arrays compare their merged elements when both have some. Differences
+/// go to `problems`, each naming its path.
+pub fn compare_shape(
+    at: &str,
+    reference: &serde_json::Value,
+    ours: &serde_json::Value,
+    rules: &ShapeRules,
+    problems: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    if rules.different_types.iter().any(|path| at.ends_with(path)) {
+        return;
+    }
+    if json_type_name(reference) != json_type_name(ours) {
+        problems.push(format!(
+            "{at}: nats-server has {}, ringnats {}",
+            json_type_name(reference),
+            json_type_name(ours)
+        ));
+        return;
+    }
+    let rule_holds = |list: &[(&str, &str)], key: &str| {
+        list.iter()
+            .any(|&(path, listed)| listed == key && at.ends_with(path))
+    };
+    match (reference, ours) {
+        (Value::Object(reference), Value::Object(ours)) => {
+            if rules.data_keyed.iter().any(|path| at.ends_with(path)) {
+                return;
+            }
+            for (key, value) in reference {
+                match ours.get(key) {
+                    Some(mine) => {
+                        compare_shape(&format!("{at}.{key}"), value, mine, rules, problems)
+                    }
+                    None if rule_holds(rules.optional_keys, key) => {}
+                    None => problems.push(format!("{at}.{key}: missing in ringnats")),
+                }
+            }
+            for key in ours.keys() {
+                let forgiven =
+                    rule_holds(rules.extra_keys, key) || rule_holds(rules.optional_keys, key);
+                if !reference.contains_key(key) && !forgiven {
+                    problems.push(format!("{at}.{key}: only in ringnats"));
+                }
+            }
+        }
+        (Value::Array(reference), Value::Array(ours)) => {
+            if let (Some(first), Some(mine)) = (merged_elements(reference), merged_elements(ours)) {
+                compare_shape(&format!("{at}[]"), &first, &mine, rules, problems);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// One element standing for all of an array's: for objects, every key any element has
+/// (optional keys such as `qgroup` appear on some elements only), else the first.
+pub fn merged_elements(elements: &[serde_json::Value]) -> Option<serde_json::Value> {
+    let first = elements.first()?;
+    if !first.is_object() {
+        return Some(first.clone());
+    }
+    let mut union = serde_json::Map::new();
+    for element in elements {
+        for (key, value) in element.as_object().into_iter().flatten() {
+            union.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    Some(serde_json::Value::Object(union))
+}
