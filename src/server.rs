@@ -206,22 +206,27 @@ pub fn start(config: Config) -> Result<RunningServer, StartError> {
         backend,
         monitor: None,
     };
-    server.monitor = start_monitor(&server)?;
-    let responder = crate::workers::spawn_system_responder(monitor_context(&server))?;
+    // One context for HTTP and $SYS answers, so request counts and `seq` are shared.
+    let context = Arc::new(monitor_context(&server));
+    server.monitor = start_monitor(&server, &context)?;
+    let responder = crate::workers::spawn_system_responder(context)?;
     server.threads.push(responder);
     Ok(server)
 }
 
 /// Starts the HTTP monitor when configured (`-1` = any free port), on the `http` host or
 /// else the client host, as nats-server does.
-fn start_monitor(server: &RunningServer) -> Result<Option<crate::monitor::Monitor>, StartError> {
+fn start_monitor(
+    server: &RunningServer,
+    context: &Arc<crate::monitor::MonitorContext>,
+) -> Result<Option<crate::monitor::Monitor>, StartError> {
     let config = &server.shared.config;
     let Some(port) = config.http_port else {
         return Ok(None);
     };
     let port = u16::try_from(port).unwrap_or(0);
     let address = resolve(config.monitor_host(), port)?;
-    crate::monitor::start(monitor_context(server), address)
+    crate::monitor::start(context.clone(), address)
         .map(Some)
         .map_err(|error| {
             StartError::Listen(format!(

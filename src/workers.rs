@@ -65,7 +65,7 @@ fn run_auth_worker(shared: &Shared, doorbells: &[Arc<Doorbell>]) {
 
 /// Starts the thread that answers `$SYS.REQ.>` requests.
 pub fn spawn_system_responder(
-    context: crate::monitor::MonitorContext,
+    context: Arc<crate::monitor::MonitorContext>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("ringnats-sys".into())
@@ -81,7 +81,7 @@ pub fn spawn_system_responder(
         })
 }
 
-async fn run_system_responder(context: crate::monitor::MonitorContext) {
+async fn run_system_responder(context: Arc<crate::monitor::MonitorContext>) {
     let Some(mut inbox) = context
         .shared
         .sys_request_inbox

@@ -64,13 +64,20 @@ struct ConnInfo {
     lang: String,
     #[serde(skip_serializing_if = "str::is_empty")]
     version: String,
-    /// With `auth`: the account's name tag (nats-server leaves `account` out for `$G`).
+    /// With `auth`: the user the client authenticated as.
     #[serde(skip_serializing_if = "Option::is_none")]
-    name_tag: Option<&'static str>,
+    authorized_user: Option<String>,
+    /// With `auth`: the client's account (nats-server leaves it out for unauthenticated
+    /// `$G` clients).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list_detail: Option<Vec<SubDetail>>,
+    /// With `auth`: the account's name tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name_tag: Option<String>,
     shard: usize,
 }
 
@@ -78,9 +85,9 @@ struct ConnInfo {
 #[derive(Serialize)]
 pub struct SubDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
-    account: Option<&'static str>,
+    account: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    account_tag: Option<&'static str>,
+    account_tag: Option<String>,
     subject: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     qgroup: Option<String>,
@@ -98,10 +105,10 @@ fn is_zero(value: &u64) -> bool {
 impl SubDetail {
     /// `with_account` adds `account`/`account_tag`, as `/subsz` lists them.
     pub fn new(subscription: &SubscriptionSnapshot, with_account: bool) -> Self {
-        let account = with_account.then_some(GLOBAL_ACCOUNT);
+        let account = with_account.then(|| subscription.account.clone());
         Self {
+            account_tag: account.clone(),
             account,
-            account_tag: account,
             subject: subscription.subject.clone(),
             qgroup: subscription.queue.clone(),
             sid: subscription.sid.clone(),
@@ -384,17 +391,15 @@ fn keep_newest_closed(connections: &mut Vec<Arc<ConnSnapshot>>, kept_max: usize)
     connections.retain(|conn| conn.stop.is_none_or(|stop| stop >= oldest_kept));
 }
 
-/// Every client is in the global account until connections carry their own.
-fn in_account(_conn: &ConnSnapshot, account: &str) -> bool {
-    account.is_empty() || account == GLOBAL_ACCOUNT
+fn in_account(conn: &ConnSnapshot, account: &str) -> bool {
+    account.is_empty() || conn.account == account
 }
 
 fn selected(conn: &ConnSnapshot, options: &ConnzOptions, filter: Option<&str>) -> bool {
     if options.cid > 0 && options.cid != conn.cid {
         return false;
     }
-    // No client has an authorized user until authorization is built.
-    if !options.user.is_empty() {
+    if !options.user.is_empty() && conn.user.as_deref() != Some(options.user.as_str()) {
         return false;
     }
     filter.is_none_or(|filter| {
@@ -477,7 +482,10 @@ fn render(conn: &ConnSnapshot, subs: SubsWanted, auth: bool, now: SystemTime) ->
         name: conn.name.clone(),
         lang: conn.lang.clone(),
         version: conn.version.clone(),
-        name_tag: auth.then_some(GLOBAL_ACCOUNT),
+        authorized_user: conn.user.clone().filter(|_| auth),
+        account: (auth && (conn.user.is_some() || conn.account != GLOBAL_ACCOUNT))
+            .then(|| conn.account.clone()),
+        name_tag: auth.then(|| conn.account.clone()),
         subscriptions_list: list.filter(|list: &Vec<String>| !list.is_empty()),
         subscriptions_list_detail: detail.filter(|detail: &Vec<SubDetail>| !detail.is_empty()),
         shard: conn.shard,

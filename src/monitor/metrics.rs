@@ -164,6 +164,7 @@ fn process_families(out: &mut String, context: &MonitorContext) {
 async fn sublist_families(out: &mut String, context: &MonitorContext) {
     let answers = context
         .ask_shards(|reply| ControlMsg::Subsz {
+            account: None,
             subscriptions: false,
             reply,
         })

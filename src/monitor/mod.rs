@@ -180,12 +180,11 @@ impl Drop for Monitor {
 }
 
 /// Binds `address` and serves the endpoints on a new control thread.
-pub fn start(context: MonitorContext, address: SocketAddr) -> std::io::Result<Monitor> {
+pub fn start(context: Arc<MonitorContext>, address: SocketAddr) -> std::io::Result<Monitor> {
     let listener = std::net::TcpListener::bind(address)?;
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
-    let context = Arc::new(context);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

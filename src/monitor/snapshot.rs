@@ -25,6 +25,8 @@ pub struct SubscriptionSnapshot {
     pub deliveries_max: u64,
     /// The owning connection's client id.
     pub cid: u64,
+    /// The account it lives in.
+    pub account: String,
 }
 
 /// One client connection, open or closed.
@@ -60,6 +62,10 @@ pub struct ConnSnapshot {
     pub lang: String,
     /// `version` from CONNECT.
     pub version: String,
+    /// The client's account.
+    pub account: String,
+    /// The authenticated user (name or nkey), if any.
+    pub user: Option<String>,
     /// The subscriptions themselves (always kept for closed connections; for open ones
     /// only when the query asked for them).
     pub subscriptions: Vec<SubscriptionSnapshot>,

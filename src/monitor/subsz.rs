@@ -12,7 +12,6 @@ use super::go_json::{GoField, GoOptions, GoType};
 use super::snapshot::ShardSubsz;
 use super::time::rfc3339_nanos;
 use super::{page_bounds, MonitorContext, Query, Reply};
-use crate::auth::GLOBAL_ACCOUNT;
 use crate::shard::shared::ControlMsg;
 use crate::subject::sublist::SublistStats;
 use crate::subject::validate::{is_valid_literal_subject, subject_matches};
@@ -136,12 +135,10 @@ pub fn sum_stats(answers: &[ShardSubsz]) -> SublistStats {
 /// The Sublist counters of `account`: every subscription is in the global account until
 /// connections carry their own, so the others' tables are empty.
 pub async fn account_stats(context: &MonitorContext, account: &str) -> SublistStats {
-    if account != GLOBAL_ACCOUNT {
-        return SublistStats::default();
-    }
     let answers = context
         .ask_shards(|reply| ControlMsg::Subsz {
             subscriptions: false,
+            account: Some(account.to_string()),
             reply,
         })
         .await;
@@ -172,16 +169,14 @@ pub async fn build(context: &MonitorContext, options: &SubszOptions) -> Result<S
             ));
         }
     }
-    let answers = if options.account.is_empty() || options.account == GLOBAL_ACCOUNT {
-        context
-            .ask_shards(|reply| ControlMsg::Subsz {
-                subscriptions: options.subscriptions,
-                reply,
-            })
-            .await
-    } else {
-        Vec::new()
-    };
+    let account = Some(options.account.clone()).filter(|account| !account.is_empty());
+    let answers = context
+        .ask_shards(|reply| ControlMsg::Subsz {
+            subscriptions: options.subscriptions,
+            account: account.clone(),
+            reply,
+        })
+        .await;
     let stats = sum_stats(&answers);
     let mut subscriptions: Vec<_> = answers
         .into_iter()

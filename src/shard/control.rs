@@ -47,9 +47,10 @@ impl<B: Backend> Shard<B> {
                 } => self.publish_from_server(account, &subject, &payload),
                 ControlMsg::Subsz {
                     subscriptions,
+                    account,
                     reply,
                 } => {
-                    let _ = reply.send(self.subsz(subscriptions));
+                    let _ = reply.send(self.subsz(subscriptions, account.as_deref()));
                 }
             }
             if !order {

@@ -18,7 +18,14 @@ impl<B: Backend> Shard<B> {
             .conns
             .iter()
             .filter(|(_, conn)| conn.is_open())
-            .map(|(_, conn)| snapshot(conn, self.id, subscriptions))
+            .map(|(_, conn)| {
+                snapshot(
+                    conn,
+                    self.id,
+                    subscriptions,
+                    self.account_name(conn.account),
+                )
+            })
             .collect();
         let closed = if closed {
             self.closed_conns.iter().cloned().collect()
@@ -29,18 +36,27 @@ impl<B: Backend> Shard<B> {
     }
 
     /// The Sublist counters, and every subscription when asked.
-    pub(super) fn subsz(&self, subscriptions: bool) -> ShardSubsz {
+    pub(super) fn subsz(&self, subscriptions: bool, account: Option<&str>) -> ShardSubsz {
+        let only = account.map(|name| self.auth.accounts.id(name));
         let stats = self
             .accounts
             .iter()
-            .map(|tables| tables.sublist.stats())
+            .enumerate()
+            .filter(|(index, _)| only.is_none_or(|id| id.is_some_and(|id| id.index() == *index)))
+            .map(|(_, tables)| tables.sublist.stats())
             .reduce(|total, stats| total.merged(&stats))
-            .expect("the global account always exists");
+            .unwrap_or_default();
         let subscriptions = if subscriptions {
             self.conns
                 .iter()
                 .filter(|(_, conn)| conn.is_open())
-                .flat_map(|(_, conn)| conn.subs.values().map(|sub| sub_snapshot(sub, conn.cid)))
+                .filter(|(_, conn)| only.is_none_or(|id| id == Some(conn.account)))
+                .flat_map(|(_, conn)| {
+                    let account = self.account_name(conn.account);
+                    conn.subs
+                        .values()
+                        .map(move |sub| sub_snapshot(sub, conn.cid, account))
+                })
                 .collect()
         } else {
             Vec::new()
@@ -62,7 +78,7 @@ impl<B: Backend> Shard<B> {
         let Some(conn) = self.conns.get(id.index as usize) else {
             return;
         };
-        let mut record = snapshot(conn, self.id, true);
+        let mut record = snapshot(conn, self.id, true, self.account_name(conn.account));
         record.stop = Some(std::time::SystemTime::now());
         record.reason = conn.close_reason;
         while self.closed_conns.len() >= kept_max {
@@ -72,7 +88,7 @@ impl<B: Backend> Shard<B> {
     }
 }
 
-fn snapshot(conn: &Conn, shard: usize, subscriptions: bool) -> ConnSnapshot {
+fn snapshot(conn: &Conn, shard: usize, subscriptions: bool, account: &str) -> ConnSnapshot {
     let options = &conn.options;
     ConnSnapshot {
         cid: conn.cid,
@@ -90,10 +106,12 @@ fn snapshot(conn: &Conn, shard: usize, subscriptions: bool) -> ConnSnapshot {
         name: options.name.clone(),
         lang: options.lang.clone(),
         version: options.version.clone(),
+        account: account.to_string(),
+        user: conn.user.as_deref().map(str::to_string),
         subscriptions: if subscriptions {
             conn.subs
                 .values()
-                .map(|sub| sub_snapshot(sub, conn.cid))
+                .map(|sub| sub_snapshot(sub, conn.cid, account))
                 .collect()
         } else {
             Vec::new()
@@ -101,7 +119,7 @@ fn snapshot(conn: &Conn, shard: usize, subscriptions: bool) -> ConnSnapshot {
     }
 }
 
-fn sub_snapshot(subscription: &Subscription, cid: u64) -> SubscriptionSnapshot {
+fn sub_snapshot(subscription: &Subscription, cid: u64, account: &str) -> SubscriptionSnapshot {
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     SubscriptionSnapshot {
         subject: text(&subscription.subject),
@@ -110,5 +128,6 @@ fn sub_snapshot(subscription: &Subscription, cid: u64) -> SubscriptionSnapshot {
         msgs: subscription.delivered.get(),
         deliveries_max: subscription.deliveries_max.get(),
         cid,
+        account: account.to_string(),
     }
 }

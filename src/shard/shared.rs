@@ -109,6 +109,8 @@ pub enum ControlMsg {
     Subsz {
         /// Copy the subscriptions too.
         subscriptions: bool,
+        /// Only this account's counters and subscriptions (`None` = all accounts).
+        account: Option<String>,
         /// Where the answer goes.
         reply: tokio::sync::mpsc::UnboundedSender<crate::monitor::snapshot::ShardSubsz>,
     },
