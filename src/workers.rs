@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::router::mesh::Doorbell;
-use crate::shard::shared::{AuthOutcome, ControlMsg, Shared};
+use crate::shard::shared::{AuthOutcome, ClientEvent, ControlMsg, Shared, SysWork};
 
 /// Auth worker threads: bcrypt is CPU-bound; two workers keep a storm of logins from
 /// queueing behind one another without taking more than a core from the shards.
@@ -91,9 +91,14 @@ async fn run_system_responder(context: Arc<crate::monitor::MonitorContext>) {
     else {
         return;
     };
+    let system = crate::auth::AccountTable::new(&context.config.auth).system();
     while !context.shared.shutdown.load(Ordering::Acquire) {
         let request = match tokio::time::timeout(SHUTDOWN_POLL, inbox.recv()).await {
-            Ok(Some(request)) => request,
+            Ok(Some(SysWork::Request(request))) => request,
+            Ok(Some(SysWork::Event(event))) => {
+                announce(&context, system, event);
+                continue;
+            }
             Ok(None) => return,
             Err(_) => continue,
         };
@@ -113,5 +118,28 @@ async fn run_system_responder(context: Arc<crate::monitor::MonitorContext>) {
         if let Some(doorbell) = context.doorbells.get(request.shard) {
             doorbell.ring();
         }
+    }
+}
+
+/// Publishes a client connect/disconnect advisory in the system account.
+fn announce(
+    context: &crate::monitor::MonitorContext,
+    system: Option<crate::auth::AccountId>,
+    event: ClientEvent,
+) {
+    let Some(system) = system else {
+        return;
+    };
+    let (subject, payload) = crate::monitor::events::client_event(context, &event);
+    context.shared.send_to(
+        event.shard,
+        ControlMsg::Publish {
+            account: system,
+            subject: subject.into_bytes().into(),
+            payload: payload.into(),
+        },
+    );
+    if let Some(doorbell) = context.doorbells.get(event.shard) {
+        doorbell.ring();
     }
 }

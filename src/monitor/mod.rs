@@ -17,6 +17,7 @@
 mod accounts;
 mod connz;
 mod endpoints;
+pub mod events;
 pub mod go_json;
 mod internals;
 mod metrics;

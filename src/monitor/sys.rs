@@ -346,7 +346,7 @@ struct ServerId {
 
 /// nats-server's `ServerInfo`, the `server` object of every answer.
 #[derive(Serialize)]
-struct ServerInfo {
+pub(super) struct ServerInfo {
     name: String,
     host: String,
     id: String,
@@ -360,7 +360,7 @@ struct ServerInfo {
 
 impl ServerInfo {
     /// This server's identity, stamped with the next sequence number.
-    fn next(context: &MonitorContext) -> Self {
+    pub(super) fn next(context: &MonitorContext) -> Self {
         let identity = &context.identity;
         Self {
             name: identity.server_name.clone(),

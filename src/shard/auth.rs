@@ -222,6 +222,7 @@ impl<B: Backend> Shard<B> {
         if verbose {
             self.reply(id, b"+OK\r\n");
         }
+        self.announce_client(id, true);
         Next::Continue
     }
 
@@ -346,7 +347,8 @@ impl<B: Backend> Shard<B> {
         next
     }
 
-    /// Leaves the account's connection count at close.
+    /// Leaves the account's connection count at close, and says so to the system
+    /// account.
     pub(super) fn leave_account(&mut self, id: ConnId) {
         let Some(conn) = self.conn_mut(id) else {
             return;
@@ -354,6 +356,7 @@ impl<B: Backend> Shard<B> {
         if std::mem::take(&mut conn.account_counted) {
             let account = conn.account;
             self.shared.account_connections[account.index()].fetch_sub(1, Ordering::AcqRel);
+            self.announce_client(id, false);
         }
     }
 

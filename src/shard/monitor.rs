@@ -88,7 +88,12 @@ impl<B: Backend> Shard<B> {
     }
 }
 
-fn snapshot(conn: &Conn, shard: usize, subscriptions: bool, account: &str) -> ConnSnapshot {
+pub(super) fn snapshot(
+    conn: &Conn,
+    shard: usize,
+    subscriptions: bool,
+    account: &str,
+) -> ConnSnapshot {
     let options = &conn.options;
     ConnSnapshot {
         cid: conn.cid,

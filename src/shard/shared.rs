@@ -163,6 +163,27 @@ pub struct SysRequest {
     pub payload: Box<[u8]>,
 }
 
+/// A client connected to or left an account: the system account hears of it
+/// (`$SYS.ACCOUNT.<account>.CONNECT|DISCONNECT`), as nats-server announces it.
+#[derive(Debug)]
+pub struct ClientEvent {
+    /// The shard of the client (the event is published there).
+    pub shard: usize,
+    /// Connected (true) or disconnected.
+    pub connected: bool,
+    /// What `/connz` would say of the client (stop and reason set on disconnect).
+    pub client: crate::monitor::snapshot::ConnSnapshot,
+}
+
+/// Work for the control thread's `$SYS` responder.
+#[derive(Debug)]
+pub enum SysWork {
+    /// A request to answer.
+    Request(SysRequest),
+    /// An event to announce.
+    Event(ClientEvent),
+}
+
 /// A counter alone on its cache line (written by one shard, read by another).
 #[derive(Default, Debug)]
 #[repr(align(128))]
@@ -199,11 +220,11 @@ pub struct Shared {
     /// The auth workers' end of `auth_jobs`.
     pub auth_job_inbox: Mutex<Receiver<AuthJob>>,
     /// `$SYS` requests, for the control thread.
-    pub sys_requests: tokio::sync::mpsc::UnboundedSender<SysRequest>,
+    pub sys_requests: tokio::sync::mpsc::UnboundedSender<SysWork>,
     /// The key of service-import reply tags (see `shard::imports`), random per process.
     pub service_reply_secret: [u8; 16],
     /// The control thread's end of `sys_requests`, taken once.
-    pub sys_request_inbox: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<SysRequest>>>,
+    pub sys_request_inbox: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<SysWork>>>,
 }
 
 impl Shared {

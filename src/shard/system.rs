@@ -4,7 +4,7 @@
 //! any message, so they reach the requester wherever it is.
 
 use super::imports::NO_PUBLISHER;
-use super::shared::SysRequest;
+use super::shared::{ClientEvent, SysRequest, SysWork};
 use super::Shard;
 use crate::auth::accounts::AccountId;
 use crate::conn::ConnId;
@@ -44,7 +44,33 @@ impl<B: Backend> Shard<B> {
             reply: reply.into(),
             payload: payload.into(),
         };
-        self.shared.sys_requests.send(request).is_ok()
+        self.shared
+            .sys_requests
+            .send(SysWork::Request(request))
+            .is_ok()
+    }
+
+    /// Announces a client's arrival in (or departure from) its account to the system
+    /// account, when there is one.
+    pub(super) fn announce_client(&mut self, id: ConnId, connected: bool) {
+        if self.auth.accounts.system().is_none() {
+            return;
+        }
+        let Some(conn) = self.conns.get(id.index as usize).filter(|c| c.id == id) else {
+            return;
+        };
+        let mut client =
+            super::monitor::snapshot(conn, self.id, false, self.account_name(conn.account));
+        if !connected {
+            client.stop = Some(std::time::SystemTime::now());
+            client.reason = conn.close_reason;
+        }
+        let event = ClientEvent {
+            shard: self.id,
+            connected,
+            client,
+        };
+        let _ = self.shared.sys_requests.send(SysWork::Event(event));
     }
 
     /// Publishes a message from the server itself in an account.
