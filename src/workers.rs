@@ -125,7 +125,7 @@ async fn run_system_responder(context: Arc<crate::monitor::MonitorContext>) {
 fn announce(
     context: &crate::monitor::MonitorContext,
     system: Option<crate::auth::AccountId>,
-    event: ClientEvent,
+    event: Box<ClientEvent>,
 ) {
     let Some(system) = system else {
         return;

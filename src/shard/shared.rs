@@ -181,7 +181,7 @@ pub enum SysWork {
     /// A request to answer.
     Request(SysRequest),
     /// An event to announce.
-    Event(ClientEvent),
+    Event(Box<ClientEvent>),
 }
 
 /// A counter alone on its cache line (written by one shard, read by another).
