@@ -70,7 +70,10 @@ impl<B: Backend> Shard<B> {
             connected,
             client,
         };
-        let _ = self.shared.sys_requests.send(SysWork::Event(Box::new(event)));
+        let _ = self
+            .shared
+            .sys_requests
+            .send(SysWork::Event(Box::new(event)));
     }
 
     /// Publishes a message from the server itself in an account.

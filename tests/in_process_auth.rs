@@ -1,0 +1,179 @@
+//! Authentication, permissions and accounts on an in-process server built from a
+//! `Config` (no config file), with two shards: the shard-side checks on their own.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use ringnats::auth::{
+    AccountConfig, AuthConfig, Export, ExportKind, Import, Permissions, ResponseType,
+    SubjectPermission, User,
+};
+use ringnats::config::Config;
+use ringnats::server::{self, RunningServer};
+
+const WAIT: Duration = Duration::from_secs(3);
+
+fn start(auth: AuthConfig) -> RunningServer {
+    let mut config = Config {
+        host: "127.0.0.1".into(),
+        port: -1,
+        threads: Some(2),
+        auth,
+        ..Config::default()
+    };
+    if let Some(backend) = common::test_io_backend() {
+        config.io_backend = backend.parse().expect("a valid io backend");
+    }
+    server::start(config).expect("server starts")
+}
+
+fn user(name: &str, account: Option<&str>) -> User {
+    User {
+        name: name.into(),
+        password: "p".into(),
+        account: account.map(Into::into),
+        permissions: None,
+        connection_types: Default::default(),
+    }
+}
+
+/// Connects, sends `CONNECT` with `credentials` and a PING, and returns the stream once
+/// the PONG (or an error) arrived, with what was read.
+fn login(server: &RunningServer, credentials: &str) -> (TcpStream, Vec<u8>) {
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let connect = format!("CONNECT {{\"verbose\":false,{credentials}}}\r\nPING\r\n");
+    stream.write_all(connect.as_bytes()).unwrap();
+    let (seen, _) = common::read_stream_until(&mut stream, WAIT, |seen| {
+        common::find(seen, b"PONG\r\n").is_some() || common::find(seen, b"-ERR").is_some()
+    });
+    (stream, seen)
+}
+
+fn send_and_read(stream: &mut TcpStream, bytes: &[u8], until: &[u8]) -> Vec<u8> {
+    stream.write_all(bytes).unwrap();
+    common::read_stream_until(stream, WAIT, |seen| common::find(seen, until).is_some()).0
+}
+
+#[test]
+fn users_log_in_and_wrong_passwords_are_refused() {
+    let server = start(AuthConfig {
+        users: vec![user("alice", None)],
+        ..Default::default()
+    });
+    let (_good, seen) = login(&server, r#""user":"alice","pass":"p""#);
+    assert!(common::find(&seen, b"PONG").is_some(), "{seen:?}");
+    assert!(common::find(&seen, b"\"auth_required\":true").is_some());
+    let (_bad, seen) = login(&server, r#""user":"alice","pass":"x""#);
+    assert!(
+        common::find(&seen, b"-ERR 'Authorization Violation'").is_some(),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+}
+
+#[test]
+fn accounts_are_isolated_and_service_imports_answer_across_shards() {
+    let server = start(AuthConfig {
+        users: vec![user("a", Some("A")), user("b", Some("B"))],
+        accounts: vec![
+            AccountConfig {
+                name: "A".into(),
+                exports: vec![Export {
+                    kind: ExportKind::Service,
+                    subject: "svc.>".into(),
+                    accounts: None,
+                    response_type: ResponseType::Singleton,
+                }],
+                ..Default::default()
+            },
+            AccountConfig {
+                name: "B".into(),
+                imports: vec![Import {
+                    kind: ExportKind::Service,
+                    account: "A".into(),
+                    subject: "svc.>".into(),
+                    prefix: None,
+                    to: None,
+                }],
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    });
+    for _ in 0..4 {
+        let (mut responder, _) = login(&server, r#""user":"a","pass":"p""#);
+        send_and_read(
+            &mut responder,
+            b"SUB svc.> 1\r\nSUB plain 2\r\nPING\r\n",
+            b"PONG",
+        );
+        let (mut requester, _) = login(&server, r#""user":"b","pass":"p""#);
+        // Isolation: B's publish on `plain` must not reach A.
+        send_and_read(
+            &mut requester,
+            b"SUB _INBOX.1 9\r\nPUB plain 1\r\nx\r\nPUB svc.echo _INBOX.1 2\r\nhi\r\nPING\r\n",
+            b"PONG",
+        );
+        let seen = common::read_stream_until(&mut responder, WAIT, |seen| {
+            common::find(seen, b"hi\r\n").is_some()
+        })
+        .0;
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        assert!(!text.contains("MSG plain"), "{text}");
+        let reply = text
+            .split_whitespace()
+            .find(|word| word.starts_with("_R_."))
+            .unwrap_or_else(|| panic!("no _R_ reply in {text}"))
+            .to_string();
+        let answer = format!("PUB {reply} 3\r\nyes\r\n");
+        responder.write_all(answer.as_bytes()).unwrap();
+        let seen = common::read_stream_until(&mut requester, WAIT, |seen| {
+            common::find(seen, b"yes\r\n").is_some()
+        })
+        .0;
+        assert!(
+            common::find(&seen, b"MSG _INBOX.1 9 3\r\nyes\r\n").is_some(),
+            "{}",
+            String::from_utf8_lossy(&seen)
+        );
+    }
+}
+
+#[test]
+fn permissions_answer_with_nats_server_texts() {
+    let mut limited = user("limited", None);
+    limited.permissions = Some(Permissions {
+        publish: Some(SubjectPermission {
+            allow: Some(vec!["foo.>".into()]),
+            deny: Some(vec!["foo.bar".into()]),
+        }),
+        subscribe: Some(SubjectPermission {
+            allow: Some(vec!["foo.* q1".into(), "bar".into()]),
+            deny: None,
+        }),
+        response: None,
+    });
+    let server = start(AuthConfig {
+        users: vec![limited],
+        ..Default::default()
+    });
+    let (mut client, _) = login(&server, r#""user":"limited","pass":"p""#);
+    let seen = send_and_read(
+        &mut client,
+        b"SUB foo.x 1\r\nSUB foo.x q2 2\r\nSUB foo.x q1 3\r\nPUB foo.bar 1\r\nx\r\nPUB foo.baz 1\r\nx\r\nPUB baz 0\r\n\r\nPING\r\n",
+        b"PONG",
+    );
+    let text = String::from_utf8_lossy(&seen);
+    assert_eq!(
+        text,
+        "-ERR 'Permissions Violation for Subscription to \"foo.x\"'\r\n\
+         -ERR 'Permissions Violation for Subscription to \"foo.x\" using queue \"q2\"'\r\n\
+         -ERR 'Permissions Violation for Publish to \"foo.bar\"'\r\n\
+         -ERR 'Permissions Violation for Publish to \"baz\"'\r\n\
+         PONG\r\n"
+    );
+}
