@@ -12,7 +12,10 @@
 //!   proto/       parser (zero-copy, resumable), CONNECT, INFO, encoders, -ERR texts
 //!   subject/     subject validation and the Sublist (token trie + match cache)
 //!   router/      SPSC ring, ring mesh + doorbells, envelopes, other shards' interest
-//!   config/      Config with nats-server's defaults, Go-style flags
+//!   config/      Config with nats-server's defaults, Go-style flags, the conf file
+//!                (auth.rs, users.rs, permissions.rs, accounts.rs, import_export.rs,
+//!                account_links.rs read authorization {} and accounts {} into auth/)
+//!   auth/        the configuration's view of users, permissions and accounts
 //!   log.rs       nats-server's log format
 //! ```
 //!

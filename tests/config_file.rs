@@ -365,7 +365,7 @@ fn unbuilt_features_refuse_to_start() {
         ("tls {}", "TLS"),
         ("cluster { port = 6222 }", "clustering"),
         ("jetstream = enabled", "JetStream"),
-        ("authorization { token = s3cret }", "authorization"),
+        ("operator = op.jwt", "JWT operator mode"),
         ("https_port = 8443", "HTTPS monitoring"),
     ] {
         let conf = scratch.write("main.conf", &format!("port = -1\n{text}"));

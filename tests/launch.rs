@@ -269,7 +269,7 @@ fn flags_for_unbuilt_features_refuse_to_start() {
         &["--tls"][..],
         &["-js"],
         &["--routes", "nats://127.0.0.1:1"],
-        &["--user", "a", "--pass", "b"],
+        &["--cluster", "nats://127.0.0.1:6222"],
         &["-ms", "8443"],
     ] {
         let output = run(&ringnats_bin(), args);

@@ -45,7 +45,8 @@ pub const DEFAULT_RESPONSE_EXPIRES: Duration = Duration::from_secs(120);
 pub struct AuthConfig {
     /// `authorization { token }` or `--auth`.
     pub token: Option<String>,
-    /// `authorization { user }` or `--user`: the single user.
+    /// `authorization { user }` or `--user`: the single user. nats-server ignores it
+    /// when users or nkey users exist (a `--user` flag can still set it then).
     pub user: Option<String>,
     /// `authorization { password }` or `--pass`: the single user's password (plain
     /// or bcrypt).
@@ -54,8 +55,9 @@ pub struct AuthConfig {
     pub users: Vec<User>,
     /// Users that authenticate with an nkey signature.
     pub nkey_users: Vec<NkeyUser>,
-    /// `authorization { default_permissions }`: for users without permissions of their
-    /// own (an account's `default_permissions` wins for its users).
+    /// `authorization { default_permissions }`, as written. Already applied: every user
+    /// of the `authorization` block without permissions of its own carries a copy (users
+    /// of accounts get their account's defaults instead, as in nats-server).
     pub default_permissions: Option<Permissions>,
     /// `no_auth_user`: the user a client that sends no credentials becomes.
     pub no_auth_user: Option<String>,
@@ -65,6 +67,9 @@ pub struct AuthConfig {
     pub system_account: Option<String>,
     /// `no_system_account`: run without a system account.
     pub no_system_account: bool,
+    /// True when the file has an `authorization {}` block, even an empty one: it turns
+    /// off nats-server's implicit no-auth user (see [`AuthConfig::implicit_no_auth_user`]).
+    pub authorization_block: bool,
 }
 
 impl AuthConfig {
@@ -79,6 +84,22 @@ impl AuthConfig {
     /// True when INFO carries a `nonce` for nkey signatures.
     pub fn nonce_required(&self) -> bool {
         !self.nkey_users.is_empty()
+    }
+
+    /// nats-server's special case (`configureAccounts`): when `system_account` names
+    /// the only configured account, there is no `authorization {}` block and no
+    /// `no_auth_user`, a client without credentials is let into `$G` as a hidden user,
+    /// so adding users for the system account does not lock everyone else out.
+    pub fn implicit_no_auth_user(&self) -> bool {
+        let system_account = self.system_account.is_some()
+            || self
+                .accounts
+                .iter()
+                .any(|account| account.name == SYSTEM_ACCOUNT);
+        system_account
+            && self.accounts.len() == 1
+            && self.no_auth_user.is_none()
+            && !self.authorization_block
     }
 }
 
@@ -105,7 +126,8 @@ pub struct User {
     pub password: String,
     /// The account the user belongs to; `None` = `$G`.
     pub account: Option<String>,
-    /// `permissions`; `None` = the account's or server's default permissions.
+    /// `permissions`, or the `default_permissions` of its block or account (already
+    /// applied); `None` = everything allowed.
     pub permissions: Option<Permissions>,
     /// `allowed_connection_types`.
     pub connection_types: ConnectionTypes,
@@ -118,7 +140,8 @@ pub struct NkeyUser {
     pub public_key: String,
     /// The account the user belongs to; `None` = `$G`.
     pub account: Option<String>,
-    /// `permissions`; `None` = the defaults.
+    /// `permissions`, or the defaults of its block or account (already applied);
+    /// `None` = everything allowed.
     pub permissions: Option<Permissions>,
     /// `allowed_connection_types`.
     pub connection_types: ConnectionTypes,
@@ -180,10 +203,12 @@ pub struct AccountConfig {
     pub exports: Vec<Export>,
     /// `imports`.
     pub imports: Vec<Import>,
-    /// `limits` (and the top-level `max_connections`... of the account block).
+    /// `limits { max_connections, max_subscriptions, max_payload, max_leafnodes }`.
     pub limits: AccountLimits,
-    /// `default_permissions` for this account's users.
+    /// `default_permissions` for this account's users (already applied to them).
     pub default_permissions: Option<Permissions>,
+    /// `nkey`: the account's public key (`A...`), checked; `None` when not given.
+    pub nkey: Option<String>,
 }
 
 /// Account-level limits; `None` = unlimited (nats-server's -1).
@@ -231,6 +256,12 @@ pub struct Export {
     pub accounts: Option<Vec<String>>,
     /// `response_type` (services only).
     pub response_type: ResponseType,
+    /// `account_token_position`: the 1-based token of an importer's subject that must
+    /// be the importer's account name (that token of `subject` is a `*`).
+    pub account_token_position: Option<u32>,
+    /// `threshold`/`response_threshold` (services only): how long the exporter waits
+    /// for a response; `None` = nats-server's default of 2 minutes.
+    pub response_threshold: Option<Duration>,
 }
 
 /// One entry of an account's `imports`.
@@ -244,9 +275,13 @@ pub struct Import {
     pub subject: String,
     /// Stream imports: `prefix` prepended to the subject in the importing account.
     pub prefix: Option<String>,
-    /// `to` (`as` in old configs): the local subject (service) or the mapped subject
-    /// (stream).
+    /// `to`: for a service, the local subject requests are published on (always set,
+    /// the exported `subject` when not given); for a stream, the subject messages are
+    /// delivered on instead of `subject` (`*` tokens map in order).
     pub to: Option<String>,
+    /// `share` (services only): share request data with the exporter for latency
+    /// tracking. Stored; ringnats has no latency tracking.
+    pub share: bool,
 }
 
 /// True when two configurations give the same accounts the same ids, so a reload can

@@ -88,6 +88,8 @@ pub fn load(path: &Path) -> Result<LoadedConfig, FileError> {
             path.display()
         ));
     }
+    // nats-server reads the system account before any other key.
+    super::auth::configure_system_account(&mut loader, &map);
     for entry in map.entries() {
         loader.apply(entry);
     }
@@ -162,6 +164,25 @@ impl Loader {
         }
     }
 
+    /// Records an error found inside a key's value: at `position` as `file:line:column:
+    /// reason`, or bare where nats-server has no position for it (a value it had
+    /// already unwrapped).
+    pub(super) fn error_at(&mut self, position: Option<&Position>, reason: String) {
+        match position {
+            Some(position) => {
+                let at = self.go_position(position);
+                self.errors.push(format!("{at}: {reason}"));
+            }
+            None => self.errors.push(reason),
+        }
+    }
+
+    /// True once any error has been recorded (nats-server checks imports against
+    /// exports only when nothing failed before).
+    pub(super) fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
     /// Records nats-server's `invalid use of field` warning for `field` at `position`.
     pub(super) fn warn(&mut self, position: &Position, field: &str, reason: &str) {
         let at = self.go_position(position);
@@ -202,10 +223,15 @@ impl Loader {
 
 /// Go's panic text for a failed `v.(T)` on a config value.
 pub(super) fn type_error(value: &Value, wanted: &str) -> KeyError {
-    KeyError::Reason(format!(
+    KeyError::Reason(type_error_text(value, wanted))
+}
+
+/// The text of [`type_error`].
+pub(super) fn type_error_text(value: &Value, wanted: &str) -> String {
+    format!(
         "interface conversion: interface {{}} is {}, not {wanted}",
         value.go_type_name()
-    ))
+    )
 }
 
 /// The value as Go's `int64`.
@@ -339,6 +365,56 @@ pub fn go_duration_text(duration: Duration) -> String {
     }
 }
 
+/// Go's `%v` of a config value, as nats-server prints it in messages. Scalars match Go
+/// exactly; Go prints the elements of arrays and maps as pointers, which no one can
+/// match, so those print their values instead.
+pub(super) fn go_value_text(value: &Value) -> String {
+    match value {
+        Value::Bool(value) => value.to_string(),
+        Value::Integer(value) => value.to_string(),
+        Value::Float(value) => go_float_text(*value),
+        Value::String(text) => text.clone(),
+        Value::DateTime(text) => {
+            format!("{} +0000 UTC", text.replace('T', " ").trim_end_matches('Z'))
+        }
+        Value::Array(items) => {
+            let texts: Vec<String> = items
+                .iter()
+                .map(|item| go_value_text(&item.value))
+                .collect();
+            format!("[{}]", texts.join(" "))
+        }
+        Value::Map(map) => {
+            let mut texts: Vec<String> = map
+                .iter()
+                .map(|(key, item)| format!("{key}:{}", go_value_text(&item.value)))
+                .collect();
+            texts.sort();
+            format!("map[{}]", texts.join(" "))
+        }
+    }
+}
+
+/// Go's `%v` of a `float64`: the shortest text that reads back the same, with an
+/// exponent (`1e-05`, `1e+21`) below 1e-4 and from 1e21 on.
+pub fn go_float_text(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude == 0.0 || (1e-4..1e21).contains(&magnitude) || !value.is_finite() {
+        return match value {
+            f64::INFINITY => "+Inf".into(),
+            f64::NEG_INFINITY => "-Inf".into(),
+            _ => format!("{value}"),
+        };
+    }
+    let text = format!("{value:e}");
+    let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+    let (sign, digits) = match exponent.strip_prefix('-') {
+        Some(digits) => ('-', digits),
+        None => ('+', exponent),
+    };
+    format!("{mantissa}e{sign}{digits:0>2}")
+}
+
 /// `value / scale` with the fraction's trailing zeros dropped (`1500, 1000` -> `1.5`).
 fn decimal(value: u128, scale: u128) -> String {
     let (whole, fraction) = (value / scale, value % scale);
@@ -370,6 +446,23 @@ mod tests {
         ];
         for (nanoseconds, text) in cases {
             assert_eq!(go_duration_text(Duration::from_nanos(*nanoseconds)), *text);
+        }
+    }
+
+    #[test]
+    fn floats_print_as_go_prints_them() {
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0"),
+            (2.0, "2"),
+            (0.5, "0.5"),
+            (120.25, "120.25"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1e21, "1e+21"),
+            (-3.5e-7, "-3.5e-07"),
+        ];
+        for (value, text) in cases {
+            assert_eq!(go_float_text(*value), *text);
         }
     }
 

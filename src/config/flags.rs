@@ -832,7 +832,25 @@ impl Flags {
         self.refuse_unsupported()?;
         self.apply_server(config)?;
         self.apply_logging(config);
+        self.apply_auth(config);
         Ok(())
+    }
+
+    /// `--user`, `--pass`, `--auth`: nats-server's `MergeOptions` lets a non-empty
+    /// value replace the file's single user, password or token and ignores an empty
+    /// one. A `users` list in the file stays; nats-server then ignores the single user.
+    fn apply_auth(&self, config: &mut Config) {
+        let auth = &mut config.auth;
+        let slots = [
+            (&self.user, &mut auth.user),
+            (&self.password, &mut auth.password),
+            (&self.auth_token, &mut auth.token),
+        ];
+        for (flag, slot) in slots {
+            if let Some(Secret(value)) = flag.as_ref().filter(|value| !value.0.is_empty()) {
+                *slot = Some(value.clone());
+            }
+        }
     }
 
     fn apply_server(&self, config: &mut Config) -> Result<(), ConfigError> {
@@ -915,13 +933,6 @@ impl Flags {
                 "remote syslog (-r/--remote_syslog)",
             ),
             (self.jetstream == Some(true), "JetStream (-js/--jetstream)"),
-            // An open server where the user asked for auth is the worst failure.
-            (non_empty_secret(&self.user), "authorization (--user)"),
-            (non_empty_secret(&self.password), "authorization (--pass)"),
-            (
-                non_empty_secret(&self.auth_token),
-                "token authorization (--auth)",
-            ),
             (
                 self.asks_for_tls(),
                 "TLS (--tls/--tlscert/--tlskey/--tlsverify/--tlscacert)",
@@ -976,10 +987,6 @@ fn non_empty_path(path: &std::path::Path) -> Option<PathBuf> {
 
 fn non_empty(text: &Option<String>) -> bool {
     text.as_deref().is_some_and(|text| !text.is_empty())
-}
-
-fn non_empty_secret(secret: &Option<Secret>) -> bool {
-    secret.as_ref().is_some_and(|secret| !secret.0.is_empty())
 }
 
 fn nonzero(port: Option<i64>) -> bool {
@@ -1572,9 +1579,6 @@ mod tests {
             (&["--cluster", "nats://0.0.0.0:6222"], "--cluster"),
             (&["--cluster_listen=nats://h:1"], "--cluster"),
             (&["--cluster_name", "east"], "--cluster_name"),
-            (&["--user", "u"], "--user"),
-            (&["--pass", "p"], "--pass"),
-            (&["--auth", "t"], "--auth"),
             (&["-s"], "-s/--syslog"),
             (&["-r", "udp://h:514"], "--remote_syslog"),
             (&["--profile", "6060"], "--profile"),
@@ -1622,6 +1626,23 @@ mod tests {
         ] {
             assert_eq!(applied(line), Ok(Config::default()), "{line:?}");
         }
+    }
+
+    #[test]
+    fn auth_flags_override_the_file_unless_empty() {
+        let config = applied(&["--user", "u", "--pass", "p", "--auth", "t"]).unwrap();
+        assert_eq!(config.auth.user.as_deref(), Some("u"));
+        assert_eq!(config.auth.password.as_deref(), Some("p"));
+        assert_eq!(config.auth.token.as_deref(), Some("t"));
+        let mut config = Config::default();
+        config.auth.user = Some("file-user".into());
+        config.auth.password = Some("file-pass".into());
+        run(&["--user", "flag-user", "--pass", ""])
+            .apply_to(&mut config)
+            .unwrap();
+        assert_eq!(config.auth.user.as_deref(), Some("flag-user"));
+        assert_eq!(config.auth.password.as_deref(), Some("file-pass"));
+        assert_eq!(config.auth.token, None);
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub(super) fn apply_key(
     if apply_logging_key(loader, &lower, item)? {
         return Ok(());
     }
+    if super::auth::apply_auth_key(loader, &lower, position, item)? {
+        return Ok(());
+    }
     refuse_missing_feature(&lower, item)
 }
 
@@ -207,8 +210,6 @@ fn refuse_missing_feature(key: &str, item: &Item) -> Result<(), KeyError> {
         "leaf" | "leafnodes" => "leaf nodes (leafnodes)",
         "websocket" | "ws" => "WebSocket (websocket)",
         "mqtt" => "MQTT (mqtt)",
-        "authorization" => "authorization (authorization)",
-        "accounts" => "accounts (accounts)",
         "jetstream" if jetstream_enabled(&item.value)? => "JetStream (jetstream)",
         "jetstream" => return Ok(()),
         "https" => return refuse_listener(item, "HTTPS monitoring (https)"),
@@ -227,13 +228,7 @@ fn refuse_missing_feature(key: &str, item: &Item) -> Result<(), KeyError> {
 /// The rest of nats-server's keys, by the value that leaves each one off.
 fn refuse_other_known_key(key: &str, item: &Item) -> Result<(), KeyError> {
     let off = match key {
-        "trace_headers"
-        | "proxy_protocol"
-        | "allow_non_tls"
-        | "no_system_account"
-        | "no_system"
-        | "no_sys_acc"
-        | "no_fast_producer_stall" => {
+        "trace_headers" | "proxy_protocol" | "allow_non_tls" | "no_fast_producer_stall" => {
             matches!(item.value, Value::Bool(false))
         }
         "prof_port"
@@ -241,34 +236,12 @@ fn refuse_other_known_key(key: &str, item: &Item) -> Result<(), KeyError> {
         | "max_traced_msg_len"
         | "connect_error_reports"
         | "reconnect_error_reports" => matches!(item.value, Value::Integer(0)),
-        "no_auth_user" | "default_sentinel" | "default_js_domain" => {
+        "default_sentinel" | "default_js_domain" => {
             matches!(&item.value, Value::String(text) if text.is_empty())
         }
         "write_timeout" => matches!(&item.value, Value::String(text) if text == "default"),
-        "mappings"
-        | "maps"
-        | "operator"
-        | "operators"
-        | "roots"
-        | "root"
-        | "root_operators"
-        | "root_operator"
-        | "resolver"
-        | "account_resolver"
-        | "accounts_resolver"
-        | "resolver_tls"
-        | "resolver_preload"
-        | "resolver_pinned_accounts"
-        | "system_account"
-        | "system"
-        | "trusted"
-        | "trusted_keys"
-        | "server_tags"
-        | "server_metadata"
-        | "feature_flags"
-        | "ocsp"
-        | "ocsp_cache"
-        | "proxies" => false,
+        "mappings" | "maps" | "server_tags" | "server_metadata" | "feature_flags" | "ocsp"
+        | "ocsp_cache" | "proxies" => false,
         _ => return Err(KeyError::Unknown),
     };
     refuse_unless(off, &format!("{key} (configuration key)"))
@@ -347,7 +320,7 @@ fn lame_duck_grace_period(item: &Item) -> Result<std::time::Duration, KeyError> 
 }
 
 /// A Go duration that may be negative: (is negative and nonzero, magnitude).
-fn signed_duration(text: &str) -> Result<(bool, std::time::Duration), String> {
+pub(super) fn signed_duration(text: &str) -> Result<(bool, std::time::Duration), String> {
     match text.strip_prefix('-') {
         Some(rest) if !rest.is_empty() && !rest.starts_with(['-', '+']) => {
             // Parse the magnitude, but report errors on the text as written.

@@ -4,12 +4,25 @@
 //! Every limit lives here once, with nats-server's default and a note on where the
 //! number comes from. `Config::validate` runs once at start-up; nothing on the data
 //! path re-checks these values.
+//!
+//! Code map of the file side: [`conf`] parses the text, `file` walks the top-level keys
+//! and `keys` says what each means; `auth` (with `users`, `permissions`) reads
+//! `authorization {}` and the other auth keys, `accounts` (with `import_export`) reads
+//! `accounts {}`, and `account_links` (with `subject_transform`) checks imports against
+//! exports. They fill [`Config::auth`] ([`crate::auth::AuthConfig`]).
 
+mod account_links;
+mod accounts;
+mod auth;
 pub mod conf;
 pub mod digest;
 pub mod file;
 pub mod flags;
+mod import_export;
 mod keys;
+mod permissions;
+mod subject_transform;
+mod users;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -275,7 +288,7 @@ impl Config {
                 )));
             }
         }
-        Ok(())
+        auth::validate(&self.auth)
     }
 
     /// The monitoring listener's host: `http`'s host, else the client host.

@@ -125,7 +125,8 @@ impl fmt::Display for Value {
 pub struct Item {
     /// The value.
     pub value: Value,
-    /// Where the value's text starts (for a map or array: its opening bracket).
+    /// Where the value's text starts (for a map or array: its opening bracket, except
+    /// inside an array, where it is just past the closing bracket, as nats-server has it).
     pub position: Position,
     /// True once a `$reference` has read this entry. nats-server skips such keys when it
     /// reports unknown fields, so `PORT = 4222; port = $PORT` is valid.

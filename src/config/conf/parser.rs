@@ -158,7 +158,7 @@ impl Parser<'_, '_> {
             }
             TokenKind::MapStart => return self.open(Frame::Map(Map::default(), position)),
             TokenKind::ArrayStart => return self.open(Frame::Array(Vec::new(), position)),
-            TokenKind::MapEnd | TokenKind::ArrayEnd => return self.close(),
+            TokenKind::MapEnd | TokenKind::ArrayEnd => return self.close(token),
             TokenKind::Include => return self.include(token),
             TokenKind::Comment | TokenKind::End => return Ok(()),
             TokenKind::Variable => self.variable(token, &position)?,
@@ -187,14 +187,20 @@ impl Parser<'_, '_> {
         Ok(())
     }
 
-    fn close(&mut self) -> Result<(), ConfError> {
+    fn close(&mut self, end: &Token) -> Result<(), ConfError> {
         // The lexer only closes what it opened, so the top-level map is never popped.
         debug_assert!(self.frames.len() > 1);
-        let item = match self.frames.pop() {
+        let mut item = match self.frames.pop() {
             Some(Frame::Map(map, position)) => Item::new(Value::Map(map), position),
             Some(Frame::Array(items, position)) => Item::new(Value::Array(items), position),
             None => unreachable!("frames always hold the top-level map"),
         };
+        // nats-server gives a map or array the position of the token that closed it, just
+        // past the bracket; under a key that is replaced by the key's, but an element of
+        // an array keeps it, and config errors about the element point there.
+        if matches!(self.frames.last(), Some(Frame::Array(..))) {
+            item.position = self.position(end.start + 1);
+        }
         self.set_value(item)
     }
 
