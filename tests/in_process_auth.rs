@@ -87,6 +87,8 @@ fn accounts_are_isolated_and_service_imports_answer_across_shards() {
                     subject: "svc.>".into(),
                     accounts: None,
                     response_type: ResponseType::Singleton,
+                    account_token_position: None,
+                    response_threshold: None,
                 }],
                 ..Default::default()
             },
@@ -98,6 +100,7 @@ fn accounts_are_isolated_and_service_imports_answer_across_shards() {
                     subject: "svc.>".into(),
                     prefix: None,
                     to: None,
+                    share: false,
                 }],
                 ..Default::default()
             },

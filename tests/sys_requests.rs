@@ -188,6 +188,8 @@ fn view_of_reference_accounts() -> AuthConfig {
         subject: subject.into(),
         accounts: accounts.map(|names| names.iter().map(|name| name.to_string()).collect()),
         response_type: ResponseType::Singleton,
+        account_token_position: None,
+        response_threshold: None,
     };
     let app = AccountConfig {
         name: "APP".into(),
@@ -203,6 +205,7 @@ fn view_of_reference_accounts() -> AuthConfig {
                 subject: "other.>".into(),
                 prefix: Some("from".into()),
                 to: None,
+                share: false,
             },
             Import {
                 kind: ExportKind::Service,
@@ -210,6 +213,7 @@ fn view_of_reference_accounts() -> AuthConfig {
                 subject: "other.svc".into(),
                 prefix: None,
                 to: Some("svc.other".into()),
+                share: false,
             },
         ],
         ..AccountConfig::default()

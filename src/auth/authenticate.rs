@@ -381,12 +381,13 @@ fn effective_permissions(
 
 /// True when the only configured account is the system account and nothing else
 /// configures authentication (nats-server: `numAccounts == 2 && NoAuthUser == "" &&
-/// !authBlockDefined`). An empty `authorization {}` block cannot be told apart here.
+/// !authBlockDefined`).
 fn system_account_only(config: &AuthConfig, accounts: &AccountTable) -> bool {
     let [only] = config.accounts.as_slice() else {
         return false;
     };
-    let authorization_block = config.token.is_some()
+    let authorization_block = config.authorization_block
+        || config.token.is_some()
         || config.user.is_some()
         || config.password.is_some()
         || config.default_permissions.is_some()

@@ -10,6 +10,8 @@ fn stream_export(subject: &str, accounts: Option<&[&str]>) -> Export {
         subject: subject.to_string(),
         accounts: accounts.map(|names| names.iter().map(|name| name.to_string()).collect()),
         response_type: ResponseType::Singleton,
+        account_token_position: None,
+        response_threshold: None,
     }
 }
 
@@ -28,6 +30,7 @@ fn stream_import(account: &str, subject: &str, prefix: Option<&str>, to: Option<
         subject: subject.to_string(),
         prefix: prefix.map(str::to_string),
         to: to.map(str::to_string),
+        share: false,
     }
 }
 
