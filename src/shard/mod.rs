@@ -72,6 +72,10 @@ pub struct Shard<B: Backend> {
     accounts: Vec<account::AccountShard>,
     /// Who may connect, and the account table.
     auth: account::AuthState,
+    /// Singleton service answers already delivered from this shard.
+    answered_replies: imports::AnsweredReplies,
+    /// Requests sent through service imports from this shard (reply tokens).
+    service_requests: u64,
     /// Rings and doorbells to the other shards.
     links: ShardLinks,
     /// Server-wide shared state.
@@ -159,6 +163,8 @@ impl<B: Backend> Shard<B> {
                 .map(|_| account::AccountShard::new())
                 .collect(),
             auth,
+            answered_replies: Default::default(),
+            service_requests: 0,
             links,
             shared,
             config,
