@@ -15,7 +15,12 @@
 //!   config/      Config with nats-server's defaults, Go-style flags, the conf file
 //!                (auth.rs, users.rs, permissions.rs, accounts.rs, import_export.rs,
 //!                account_links.rs read authorization {} and accounts {} into auth/)
-//!   auth/        the configuration's view of users, permissions and accounts
+//!   auth/        users, permissions and accounts: credential checks (bcrypt, nkeys),
+//!                compiled permissions, the account table with imports and exports
+//!   shard/auth.rs, imports.rs, system.rs   authentication, cross-account delivery and
+//!                the system account on the data path
+//!   workers.rs   auth workers (bcrypt off the shards) and the $SYS responder thread
+//!   monitor/     HTTP endpoints, $SYS answers and client advisories, /metrics
 //!   log.rs       nats-server's log format
 //! ```
 //!
@@ -33,6 +38,11 @@
 //!   UNSUB which changed the shard's interest is sent only after every other shard has
 //!   acknowledged that change (the subscribe barrier), so "subscribe, flush, publish
 //!   from anywhere" always delivers.
+//! - Architecture Invariant: every subscription, interest message and envelope belongs
+//!   to one account, and a publish matches only its own account's tables; messages
+//!   cross accounts only through configured imports.
+//! - Architecture Invariant: no credential check slower than an nkey signature runs on
+//!   a shard; bcrypt goes to the auth workers while the connection's input is paused.
 //! - Messages from one publisher to one subscriber keep their order: one FIFO ring per
 //!   shard pair, and one ordered outbound queue per connection.
 
