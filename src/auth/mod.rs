@@ -21,7 +21,7 @@ use std::time::Duration;
 
 pub mod accounts;
 pub mod authenticate;
-mod pattern;
+pub(crate) mod pattern;
 pub mod permissions;
 mod transform;
 

@@ -181,20 +181,7 @@ pub(crate) fn check_permission_subjects(
 /// nats-server's `IsValidSubject` as configuration uses it: non-empty tokens, nothing
 /// after a `>` token, no white space (form feed included) in any token.
 pub(crate) fn is_valid_config_subject(subject: &str) -> bool {
-    if subject.is_empty() {
-        return false;
-    }
-    let mut after_full_wildcard = false;
-    for token in subject.split('.') {
-        if token.is_empty() || after_full_wildcard {
-            return false;
-        }
-        if token.contains(['\t', '\n', '\x0c', '\r', ' ']) {
-            return false;
-        }
-        after_full_wildcard = token == ">";
-    }
-    true
+    crate::auth::pattern::is_valid_config_subject(subject.as_bytes())
 }
 
 /// nats-server's `parseAllowResponses` for a value that is not a boolean.

@@ -7,92 +7,26 @@
 //! ([`is_valid_config_subject`]).
 
 use super::permissions::is_valid_config_subject;
-
-fn is_wildcard(token: &str) -> bool {
-    token == "*" || token == ">"
-}
+use crate::auth::pattern;
 
 /// nats-server's `subjectHasWildcard`.
 pub(super) fn subject_has_wildcard(subject: &str) -> bool {
-    subject.split('.').any(is_wildcard)
+    crate::subject::validate::subject_has_wildcard(subject.as_bytes())
 }
 
 /// nats-server's `subjectIsSubsetMatch`.
 pub(super) fn subject_is_subset_match(subject: &str, test: &str) -> bool {
-    let tokens: Vec<&str> = subject.split('.').collect();
-    is_subset_match(&tokens, test)
+    pattern::is_subset_match(subject.as_bytes(), test.as_bytes())
 }
 
 /// nats-server's `isSubsetMatch`: every subject `tokens` matches also matches `test`.
 pub(super) fn is_subset_match(tokens: &[&str], test: &str) -> bool {
-    let test: Vec<&str> = test.split('.').collect();
-    is_subset_match_tokenized(tokens, &test)
-}
-
-fn is_subset_match_tokenized(tokens: &[&str], test: &[&str]) -> bool {
-    for (index, test_token) in test.iter().enumerate() {
-        let Some(token) = tokens.get(index) else {
-            return false;
-        };
-        if test_token.is_empty() {
-            return false;
-        }
-        if *test_token == ">" {
-            return true;
-        }
-        if token.is_empty() || *token == ">" {
-            return false;
-        }
-        if *token == "*" {
-            if *test_token != "*" {
-                return false;
-            }
-            continue;
-        }
-        if !test_token.starts_with('*') && token != test_token {
-            return false;
-        }
-    }
-    tokens.len() == test.len()
+    pattern::is_subset_match(tokens.join(".").as_bytes(), test.as_bytes())
 }
 
 /// nats-server's `SubjectsCollide`: some literal subject matches both.
 pub(super) fn subjects_collide(first: &str, second: &str) -> bool {
-    if first == second {
-        return true;
-    }
-    let a: Vec<&str> = first.split('.').collect();
-    let b: Vec<&str> = second.split('.').collect();
-    let (a_partial, a_full) = wildcards(&a);
-    let (b_partial, b_full) = wildcards(&b);
-    let (a_literal, b_literal) = (!(a_partial || a_full), !(b_partial || b_full));
-    if a_literal && b_literal {
-        return false;
-    }
-    if a_literal {
-        return is_subset_match_tokenized(&a, &b);
-    }
-    if b_literal {
-        return is_subset_match_tokenized(&b, &a);
-    }
-    if !a_full && !b_full && a.len() != b.len() {
-        return false;
-    }
-    if (a.len() < b.len() && !a_full) || (b.len() < a.len() && !b_full) {
-        return false;
-    }
-    a.iter().zip(&b).all(|(x, y)| tokens_can_match(x, y))
-}
-
-fn wildcards(tokens: &[&str]) -> (bool, bool) {
-    let partial = tokens.contains(&"*");
-    let full = tokens.contains(&">");
-    (partial, full)
-}
-
-fn tokens_can_match(first: &str, second: &str) -> bool {
-    let wild = |token: &str| token.starts_with(['*', '>']);
-    wild(first) || wild(second) || first == second
+    pattern::subjects_collide(first.as_bytes(), second.as_bytes())
 }
 
 /// nats-server's `transformTokenize`: each `*` becomes `$1`, `$2`, ...

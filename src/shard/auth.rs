@@ -114,18 +114,7 @@ impl<B: Backend> Shard<B> {
             self.auth_violation(id);
             return Next::Stop;
         }
-        let decision = {
-            let options = &conn.options;
-            let credentials = Credentials {
-                user: options.user.as_deref(),
-                pass: options.pass.as_deref(),
-                token: options.auth_token.as_deref(),
-                nkey: options.nkey.as_deref(),
-                sig: options.sig.as_deref(),
-            };
-            let nonce = conn.nonce.as_ref().map_or(&[][..], |nonce| &nonce[..]);
-            self.auth.authenticator.authenticate(&credentials, nonce)
-        };
+        let decision = self.authenticate_sent_credentials(id);
         match decision {
             Decision::Allowed(identity) => self.connect_authenticated(id, identity, checks),
             Decision::Denied => {
@@ -149,6 +138,21 @@ impl<B: Backend> Shard<B> {
                 Next::Stop
             }
         }
+    }
+
+    /// Checks the credentials the connection sent in CONNECT against the nonce it got.
+    fn authenticate_sent_credentials(&self, id: ConnId) -> Decision {
+        let conn = &self.conns[id.index as usize];
+        let options = &conn.options;
+        let credentials = Credentials {
+            user: options.user.as_deref(),
+            pass: options.pass.as_deref(),
+            token: options.auth_token.as_deref(),
+            nkey: options.nkey.as_deref(),
+            sig: options.sig.as_deref(),
+        };
+        let nonce = conn.nonce.as_ref().map_or(&[][..], |nonce| &nonce[..]);
+        self.auth.authenticator.authenticate(&credentials, nonce)
     }
 
     /// An auth worker's answer for a connection waiting in `Authenticating`.
@@ -517,17 +521,7 @@ impl<B: Backend> Shard<B> {
             .map(|(_, conn)| conn.id)
             .collect();
         for id in ready {
-            let conn = &self.conns[id.index as usize];
-            let options = &conn.options;
-            let credentials = Credentials {
-                user: options.user.as_deref(),
-                pass: options.pass.as_deref(),
-                token: options.auth_token.as_deref(),
-                nkey: options.nkey.as_deref(),
-                sig: options.sig.as_deref(),
-            };
-            let nonce = conn.nonce.as_ref().map_or(&[][..], |nonce| &nonce[..]);
-            match self.auth.authenticator.authenticate(&credentials, nonce) {
+            match self.authenticate_sent_credentials(id) {
                 Decision::Allowed(identity) => self.reauthenticated(id, identity),
                 Decision::Denied => self.auth_violation(id),
                 Decision::Slow(check) => {
