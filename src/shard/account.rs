@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use super::SUBLIST_CACHE_ENTRIES;
-use crate::auth::accounts::AccountTable;
+use crate::auth::accounts::{AccountId, AccountTable};
 use crate::auth::authenticate::Authenticator;
 use crate::auth::AuthConfig;
 use crate::conn::LocalSublist;
@@ -52,6 +52,9 @@ pub struct AuthState {
     pub accounts: AccountTable,
     /// The credential checks.
     pub authenticator: Authenticator,
+    /// Per account: its publishes may leave it (it feeds a stream import or has a
+    /// service import). One load on the publish path instead of two table lookups.
+    crosses: Vec<bool>,
 }
 
 impl AuthState {
@@ -59,9 +62,20 @@ impl AuthState {
     pub fn new(config: &AuthConfig) -> Self {
         let accounts = AccountTable::new(config);
         let authenticator = Authenticator::new(config, &accounts);
+        let crosses = (0..accounts.len() as u32)
+            .map(AccountId)
+            .map(|id| accounts.has_stream_exports_imported(id) || accounts.has_service_imports(id))
+            .collect();
         Self {
             accounts,
             authenticator,
+            crosses,
         }
+    }
+
+    /// True when publishes in `account` may reach another account through an import.
+    #[inline]
+    pub fn crosses_accounts(&self, account: AccountId) -> bool {
+        self.crosses.get(account.index()).copied().unwrap_or(false)
     }
 }

@@ -65,8 +65,8 @@ impl<B: Backend> Shard<B> {
 
     /// True when this connection must send CONNECT before anything else.
     pub(super) fn awaiting_auth(&self, id: ConnId) -> bool {
-        self.conns[id.index as usize].state == ConnState::AwaitingConnect
-            && self.auth.authenticator.required()
+        self.auth.authenticator.required()
+            && self.conns[id.index as usize].state == ConnState::AwaitingConnect
     }
 
     /// An op other than CONNECT arrived before authentication: nats-server lets the

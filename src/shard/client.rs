@@ -201,7 +201,9 @@ impl<B: Backend> Shard<B> {
             // nats-server answers the error and still routes the message (observed).
             self.reply_err(id, errors::INVALID_PUBLISH_SUBJECT);
         }
-        if !self.publish_allowed(id, subject, reply) {
+        if needs_publish_checks(&self.conns[id.index as usize], subject, reply)
+            && !self.publish_allowed(id, subject, reply)
+        {
             return Next::Continue;
         }
         // nats-server queues the +OK before the message reaches the publisher's own
@@ -209,7 +211,8 @@ impl<B: Backend> Shard<B> {
         if verbose {
             self.reply(id, b"+OK\r\n");
         }
-        let answered_by_server = self.forward_system_request(id, subject, reply, payload);
+        let answered_by_server = subject.first() == Some(&b'$')
+            && self.forward_system_request(id, subject, reply, payload);
         let message = Delivery {
             subject,
             sid: b"",
@@ -557,6 +560,14 @@ impl<B: Backend> Shard<B> {
         waiters.append(&mut self.barrier_waiters);
         self.barrier_waiters = waiters;
     }
+}
+
+/// True when a publish needs the permission and reserved-prefix checks: the client has
+/// permissions, or the subject or reply starts like a reserved prefix (`$…`, `_…`).
+/// Keeps the common publish free of them.
+fn needs_publish_checks(conn: &crate::conn::Conn, subject: &[u8], reply: Option<&[u8]>) -> bool {
+    let reserved_start = |bytes: &[u8]| matches!(bytes.first(), Some(b'$' | b'_'));
+    conn.permissions.is_some() || reserved_start(subject) || reply.is_some_and(reserved_start)
 }
 
 /// True when a route reaches no subscriber on any shard.

@@ -46,13 +46,17 @@ impl<B: Backend> Shard<B> {
         let conn = &self.conns[publisher.index as usize];
         let (echo, account) = (conn.options.echo, conn.account);
         let mut delivered = self.deliver_route(account, publisher, echo, message, route);
-        if self.auth.accounts.has_stream_exports_imported(account) {
-            delivered += self.publish_to_stream_imports(account, message);
+        if self.auth.crosses_accounts(account) {
+            if self.auth.accounts.has_stream_exports_imported(account) {
+                delivered += self.publish_to_stream_imports(account, message);
+            }
+            if self.auth.accounts.has_service_imports(account) {
+                delivered += self.publish_to_service_import(account, message);
+            }
         }
-        if self.auth.accounts.has_service_imports(account) {
-            delivered += self.publish_to_service_import(account, message);
-        }
-        if message.subject.starts_with(imports::SERVICE_REPLY_PREFIX) {
+        if message.subject.first() == Some(&b'_')
+            && message.subject.starts_with(imports::SERVICE_REPLY_PREFIX)
+        {
             delivered += self.publish_service_reply(account, message);
         }
         if delivered == 0 && !answered_by_server {
@@ -69,7 +73,8 @@ impl<B: Backend> Shard<B> {
 
     /// Delivers a message along a route in one account: local subscribers, one member
     /// per queue group across shards, one envelope per interested peer. Returns how
-    /// many local subscribers and peers it went to.
+    /// many local subscribers and peers it went to. Inlined: it is the publish path.
+    #[inline]
     pub(super) fn deliver_route(
         &mut self,
         account: AccountId,
@@ -79,6 +84,9 @@ impl<B: Backend> Shard<B> {
         route: Route,
     ) -> usize {
         let (local, remote) = route;
+        if local.is_empty() && remote.is_none() {
+            return 0; // nobody anywhere: skip the arena and the destination list
+        }
         let mut delivered = 0usize;
         for sub in &local.plain {
             if echo || sub.0.conn != publisher {
