@@ -464,7 +464,7 @@ fn signature_verifies(public_key: &str, sig: Option<&str>, nonce: &[u8]) -> bool
 }
 
 /// Fills `buffer` from the kernel's random source (`getrandom(2)`).
-fn fill_random(buffer: &mut [u8]) {
+pub fn fill_random(buffer: &mut [u8]) {
     let mut filled = 0;
     while filled < buffer.len() {
         let rest = &mut buffer[filled..];

@@ -303,13 +303,6 @@ impl Shared {
 /// 16 bytes from the kernel's random source.
 fn random_secret() -> [u8; 16] {
     let mut secret = [0u8; 16];
-    // SAFETY: getrandom writes at most `secret.len()` bytes into the live buffer.
-    let written = unsafe { libc::getrandom(secret.as_mut_ptr().cast(), secret.len(), 0) };
-    assert_eq!(
-        written,
-        secret.len() as isize,
-        "getrandom failed: {}",
-        std::io::Error::last_os_error()
-    );
+    crate::auth::authenticate::fill_random(&mut secret);
     secret
 }
