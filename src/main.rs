@@ -280,7 +280,14 @@ fn reload_config(
             ringnats::log::set_levels(reloaded.log.debug, reloaded.log.trace);
             let shared = std::sync::Arc::new(reloaded.clone());
             server.apply(&ControlMsg::Reload(shared));
-            ringnats::info!("Reloaded server configuration");
+            match reloaded
+                .config_file
+                .as_deref()
+                .and_then(ringnats::config::digest::file_digest)
+            {
+                Some(digest) => ringnats::info!("Reloaded server configuration ({digest})"),
+                None => ringnats::info!("Reloaded server configuration"),
+            }
             Some(reloaded)
         }
         Err(refused) => {

@@ -320,7 +320,12 @@ pub fn log_banner(server: &RunningServer, config: &Config) {
     crate::info!("  Name:     {}", identity.server_name);
     crate::info!("  ID:       {}", identity.server_id);
     if let Some(file) = &config.config_file {
-        crate::info!("Using configuration file: {}", file.display());
+        match crate::config::digest::file_digest(file) {
+            Some(digest) => {
+                crate::info!("Using configuration file: {} ({digest})", file.display())
+            }
+            None => crate::info!("Using configuration file: {}", file.display()),
+        }
     }
     crate::info!(
         "io backend: {} ({}), {} shard(s) pinned one per core",

@@ -21,10 +21,15 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, config: &str) -> Server {
+        Self::start_binary(&ringnats_bin(), dir, config)
+    }
+
+    /// Starts `binary` (ringnats or the reference nats-server) the same way.
+    fn start_binary(binary: &Path, dir: &Path, config: &str) -> Server {
         let conf = dir.join("server.conf");
         std::fs::write(&conf, config).unwrap();
-        let log = dir.join("ringnats.log");
-        let mut command = Command::new(ringnats_bin());
+        let log = dir.join("server.log");
+        let mut command = Command::new(binary);
         command
             .arg("-c")
             .arg(&conf)
@@ -33,8 +38,10 @@ impl Server {
             .arg("--ports_file_dir")
             .arg(dir)
             .stdin(Stdio::null());
-        if let Ok(backend) = std::env::var("RINGNATS_TEST_IO_BACKEND") {
-            command.args(["--io_backend", &backend]);
+        if binary == ringnats_bin() {
+            if let Ok(backend) = std::env::var("RINGNATS_TEST_IO_BACKEND") {
+                command.args(["--io_backend", &backend]);
+            }
         }
         let child = command.spawn().unwrap();
         let mut server = Server {
@@ -225,4 +232,64 @@ fn sigusr2_lame_duck_announces_closes_clients_and_exits() {
         "{log}"
     );
     assert!(log.contains("Server Exiting.."), "{log}");
+}
+
+/// Users before and after the reload in `sighup_rechecks_connected_clients`: `a`'s
+/// password changes, `b` may subscribe to `z` instead of `x.>`.
+const USERS_BEFORE: &str = r#"authorization { users = [
+  {user: a, password: one}
+  {user: b, password: two, permissions: {subscribe: ["x.>"]}}
+] }
+"#;
+
+/// Logs in with a user and password; returns the stream once the PONG came.
+fn login(port: u16, user: &str, password: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let connect = format!(
+        "CONNECT {{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"{password}\"}}\r\nPING\r\n"
+    );
+    stream.write_all(connect.as_bytes()).unwrap();
+    let (seen, _) = read_until(&mut stream, Duration::from_secs(5), |seen| {
+        has(seen, "PONG\r\n")
+    });
+    assert!(seen.contains("PONG"), "{user} logs in: {seen}");
+    stream
+}
+
+/// What the two clients see when the users change under them.
+fn reload_transcript(binary: &Path) -> (String, String, String) {
+    let dir = TempDir::new("reload-auth");
+    let mut server = Server::start_binary(binary, dir.path(), USERS_BEFORE);
+    let mut a = login(server.port, "a", "one");
+    let mut b = login(server.port, "b", "two");
+    b.write_all(b"SUB x.y 1\r\nPING\r\n").unwrap();
+    read_until(&mut b, Duration::from_secs(5), |seen| has(seen, "PONG\r\n"));
+    let after = USERS_BEFORE
+        .replace("password: one", "password: uno")
+        .replace(r#"["x.>"]"#, r#"["z"]"#);
+    std::fs::write(dir.path().join("server.conf"), after).unwrap();
+    server.signal(libc::SIGHUP);
+    server.wait_for_log("Reloaded server configuration");
+    let (to_a, closed) = read_until(&mut a, Duration::from_secs(5), |_| false);
+    assert!(closed, "a's old password no longer works: {to_a}");
+    b.write_all(b"PING\r\n").unwrap();
+    let (to_b, _) = read_until(&mut b, Duration::from_secs(5), |seen| has(seen, "PONG\r\n"));
+    let log = server.log_text();
+    let refused = log
+        .lines()
+        .find(|line| line.contains("authentication error"))
+        .map(|line| line.split(" - ").skip(2).collect::<Vec<_>>().join(" - "))
+        .unwrap_or_default();
+    (to_a, to_b, refused)
+}
+
+#[test]
+fn sighup_rechecks_connected_clients_like_nats_server() {
+    let reference = reload_transcript(&common::reference_server_bin());
+    let ringnats = reload_transcript(&ringnats_bin());
+    assert_eq!(
+        reference.0, "-ERR 'Authorization Violation'\r\n",
+        "reference behaviour changed"
+    );
+    assert_eq!(ringnats, reference);
 }

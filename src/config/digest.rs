@@ -11,6 +11,14 @@ use std::fmt::Write as _;
 
 use super::conf::{Map, Value};
 
+/// The digest of a configuration file as nats-server logs it at start-up and reload
+/// (`conf.ParseFileWithChecksDigest`); `None` when the file cannot be read or parsed.
+pub fn file_digest(path: &std::path::Path) -> Option<String> {
+    super::conf::parse_file(path)
+        .ok()
+        .map(|map| config_digest(&map))
+}
+
 /// `sha256:<64 lowercase hex digits>` for a parsed configuration, as nats-server prints it.
 pub fn config_digest(map: &Map) -> String {
     let mut json = String::new();

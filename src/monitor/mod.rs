@@ -142,11 +142,10 @@ impl MonitorContext {
 /// empty when the server started without one, or when the file can no longer be read
 /// (it was read moments ago to build the configuration, so that is a race, not a state).
 fn config_file_digest(config: &Config) -> String {
-    let Some(path) = &config.config_file else {
-        return String::new();
-    };
-    crate::config::conf::parse_file(path)
-        .map(|map| crate::config::digest::config_digest(&map))
+    config
+        .config_file
+        .as_deref()
+        .and_then(crate::config::digest::file_digest)
         .unwrap_or_default()
 }
 

@@ -301,13 +301,26 @@ impl<B: Backend> Shard<B> {
         } else {
             None
         };
+        // A client refused on reload was somebody: nats-server names it first.
+        let label = conn
+            .user
+            .as_deref()
+            .map(|name| {
+                let account = self.auth.accounts.name(conn.account);
+                format!("\"{account}/{}\" - ", user_label(options, name))
+            })
+            .unwrap_or_default();
         match user {
             Some(user) => crate::error!(
-                "{} - cid:{} - authentication error - {user}",
+                "{} - cid:{} - {label}authentication error - {user}",
                 conn.peer,
                 conn.cid
             ),
-            None => crate::error!("{} - cid:{} - authentication error", conn.peer, conn.cid),
+            None => crate::error!(
+                "{} - cid:{} - {label}authentication error",
+                conn.peer,
+                conn.cid
+            ),
         }
         self.close_with_error(
             id,
@@ -570,10 +583,25 @@ impl<B: Backend> Shard<B> {
                 continue;
             }
             // nats-server drops subscriptions the new permissions refuse, and says so.
-            let text = format!(
-                "Permissions Violation for Subscription to {}",
-                go_quote(&subscription.subject)
-            );
+            let (subject, sid) = (go_quote(&subscription.subject), go_quote(&subscription.sid));
+            let user = self.conns[id.index as usize]
+                .user
+                .as_deref()
+                .map(|user| format!("User {}", go_quote(user.as_bytes())))
+                .unwrap_or_default();
+            let text = match queue {
+                Some(queue) => {
+                    let queue = go_quote(queue);
+                    crate::info!(
+                        "Removed sub {subject} using queue {queue} (sid {sid}) for {user} - not authorized"
+                    );
+                    format!("Permissions Violation for Subscription to {subject} using queue {queue} (sid {sid})")
+                }
+                None => {
+                    crate::info!("Removed sub {subject} (sid {sid}) for {user} - not authorized");
+                    format!("Permissions Violation for Subscription to {subject} (sid {sid})")
+                }
+            };
             self.remove_subscription(&subscription);
             self.reply_err(id, &text);
         }
