@@ -180,3 +180,63 @@ fn permissions_answer_with_nats_server_texts() {
          PONG\r\n"
     );
 }
+
+#[test]
+fn monitoring_reports_each_account_and_user() {
+    let mut config_auth = AuthConfig {
+        users: vec![user("a", Some("A")), user("b", Some("B"))],
+        accounts: ["A", "B"]
+            .into_iter()
+            .map(|name| AccountConfig {
+                name: name.into(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    config_auth.users.push(user("a2", Some("A")));
+    let mut config = Config {
+        host: "127.0.0.1".into(),
+        port: -1,
+        threads: Some(2),
+        http_port: Some(-1),
+        auth: config_auth,
+        ..Config::default()
+    };
+    if let Some(backend) = common::test_io_backend() {
+        config.io_backend = backend.parse().expect("a valid io backend");
+    }
+    let server = server::start(config).expect("server starts");
+    let monitor = server.monitor_address().expect("monitoring runs").port();
+    let (mut a, _) = login(&server, r#""user":"a","pass":"p""#);
+    send_and_read(&mut a, b"SUB one 1\r\nSUB two 2\r\nPING\r\n", b"PONG");
+    let (_a2, _) = login(&server, r#""user":"a2","pass":"p""#);
+    let (_b, _) = login(&server, r#""user":"b","pass":"p""#);
+
+    let statz = common::http_get(monitor, "/accstatz").json();
+    let find = |name: &str| {
+        statz["account_statz"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|stat| stat["acc"] == name)
+            .cloned()
+    };
+    let account_a = find("A").expect("A listed");
+    assert_eq!(account_a["conns"], 2, "{statz}");
+    assert_eq!(account_a["num_subscriptions"], 2, "{statz}");
+    assert_eq!(find("B").expect("B listed")["conns"], 1, "{statz}");
+    assert!(find("$G").is_none(), "no client in $G: {statz}");
+
+    let connz = common::http_get(monitor, "/connz?acc=A&auth=1").json();
+    let users: Vec<&str> = connz["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|conn| conn["authorized_user"].as_str().unwrap())
+        .collect();
+    assert_eq!(users.len(), 2, "{connz}");
+    assert!(users.contains(&"a") && users.contains(&"a2"), "{connz}");
+    let subsz = common::http_get(monitor, "/subsz?acc=B").json();
+    assert_eq!(subsz["num_subscriptions"], 0, "{subsz}");
+}

@@ -10,16 +10,17 @@
 //! it wires to the system account by itself (`$SYS.REQ.ACCOUNT.PING.CONNZ`, ...), which
 //! ringnats does not create, so they are not listed.
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use serde::Serialize;
 
 use super::subsz::{account_stats, SublistCounters};
 use super::time::rfc3339_nanos;
-use super::varz::Totals;
 use super::{MonitorContext, Query, Reply};
 use crate::auth::{ExportKind, Import, ResponseType, GLOBAL_ACCOUNT, SYSTEM_ACCOUNT};
 use crate::config::Config;
+use crate::shard::shared::ControlMsg;
 
 /// The system account's name; `None` with `no_system_account`.
 pub fn system_account(config: &Config) -> Option<String> {
@@ -60,10 +61,37 @@ pub fn exists(config: &Config, name: &str) -> bool {
     known(config).iter().any(|known| known == name)
 }
 
-/// True for the account that holds the clients: every client is in `$G` until
-/// connections carry their own account.
-fn holds_clients(name: &str) -> bool {
-    name == GLOBAL_ACCOUNT
+/// What an account's open connections add up to (asked of the shards).
+#[derive(Clone, Copy, Default)]
+struct Usage {
+    connections: u64,
+    subscriptions: u64,
+    in_msgs: u64,
+    in_bytes: u64,
+    out_msgs: u64,
+    out_bytes: u64,
+}
+
+/// Each account's open connections, summed from the shards' connection lists.
+async fn usage_by_account(context: &MonitorContext) -> HashMap<String, Usage> {
+    let answers = context
+        .ask_shards(|reply| ControlMsg::Connz {
+            subscriptions: false,
+            closed: false,
+            reply,
+        })
+        .await;
+    let mut usage: HashMap<String, Usage> = HashMap::new();
+    for conn in answers.iter().flat_map(|answer| &answer.open) {
+        let entry = usage.entry(conn.account.clone()).or_default();
+        entry.connections += 1;
+        entry.subscriptions += conn.subscription_count;
+        entry.in_msgs += conn.stats.in_msgs;
+        entry.in_bytes += conn.stats.in_bytes;
+        entry.out_msgs += conn.stats.out_msgs;
+        entry.out_bytes += conn.stats.out_bytes;
+    }
+    usage
 }
 
 /// nats-server's `Accountz` document.
@@ -208,11 +236,10 @@ pub async fn account_info(context: &MonitorContext, name: &str) -> Result<Accoun
         .map(ImportInfo::new)
         .collect();
     let stats = account_stats(context, name).await;
-    let connections = if holds_clients(name) {
-        Totals::read(context).connections
-    } else {
-        0
-    };
+    let connections = usage_by_account(context)
+        .await
+        .get(name)
+        .map_or(0, |usage| usage.connections);
     Ok(AccountInfo {
         account_name: name.to_string(),
         update_time: rfc3339_nanos(context.start),
@@ -309,13 +336,15 @@ impl AccountStatz {
 }
 
 /// nats-server's `AccountStatz`: the counters of `accounts` (all when empty), listing
-/// only accounts with connections unless `include_unused`.
-pub fn account_statz(
+/// only accounts with connections unless `include_unused`. Messages and bytes are
+/// those of the account's open connections (nats-server also keeps what closed ones
+/// sent); slow consumers are counted per server, not per account.
+pub async fn account_statz(
     context: &MonitorContext,
     accounts: &[String],
     include_unused: bool,
 ) -> AccountStatz {
-    let totals = Totals::read(context);
+    let usage = usage_by_account(context).await;
     let names = if accounts.is_empty() {
         known(&context.config)
     } else {
@@ -329,30 +358,17 @@ pub fn account_statz(
     let account_statz = names
         .into_iter()
         .filter_map(|name| {
-            let stat = if holds_clients(&name) {
-                AccountStat {
-                    acc: name.clone(),
-                    name,
-                    conns: totals.connections,
-                    leafnodes: 0,
-                    total_conns: totals.connections,
-                    num_subscriptions: totals.subscriptions,
-                    sent: AccountTraffic::clients(totals.out_msgs, totals.out_bytes),
-                    received: AccountTraffic::clients(totals.in_msgs, totals.in_bytes),
-                    slow_consumers: totals.slow_consumers,
-                }
-            } else {
-                AccountStat {
-                    acc: name.clone(),
-                    name,
-                    conns: 0,
-                    leafnodes: 0,
-                    total_conns: 0,
-                    num_subscriptions: 0,
-                    sent: AccountTraffic::default(),
-                    received: AccountTraffic::default(),
-                    slow_consumers: 0,
-                }
+            let used = usage.get(&name).copied().unwrap_or_default();
+            let stat = AccountStat {
+                acc: name.clone(),
+                name,
+                conns: used.connections,
+                leafnodes: 0,
+                total_conns: used.connections,
+                num_subscriptions: used.subscriptions,
+                sent: AccountTraffic::clients(used.out_msgs, used.out_bytes),
+                received: AccountTraffic::clients(used.in_msgs, used.in_bytes),
+                slow_consumers: 0,
             };
             (include_unused || stat.conns > 0).then_some(stat)
         })
@@ -365,9 +381,9 @@ pub fn account_statz(
 }
 
 /// Serves `/accstatz` (`unused` lists accounts without connections too).
-pub fn serve_accstatz(context: &MonitorContext, query: &Query) -> Reply {
+pub async fn serve_accstatz(context: &MonitorContext, query: &Query) -> Reply {
     match query.flag("unused") {
-        Ok(unused) => Reply::json(&account_statz(context, &[], unused)),
+        Ok(unused) => Reply::json(&account_statz(context, &[], unused).await),
         Err(message) => Reply::bad_request(message),
     }
 }

@@ -331,7 +331,7 @@ async fn route(context: &MonitorContext, endpoint: &str, query: &Query) -> Optio
         "/gatewayz" => Reply::json(&endpoints::gatewayz(context)),
         "/leafz" => Reply::json(&endpoints::leafz(context)),
         "/accountz" => accounts::serve_accountz(context, query).await,
-        "/accstatz" => accounts::serve_accstatz(context, query),
+        "/accstatz" => accounts::serve_accstatz(context, query).await,
         "/jsz" => Reply::json(&endpoints::jsz(context)),
         "/healthz" => endpoints::serve_healthz(query),
         "/raftz" => internals::serve_raftz(),

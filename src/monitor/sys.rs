@@ -67,7 +67,7 @@ pub async fn answer(context: &MonitorContext, subject: &str, payload: &[u8]) -> 
     match Request::parse(subject, &context.identity.server_id)? {
         Request::Server(kind) => server_request(context, kind, payload).await,
         Request::Account(account, kind) => account_request(context, account, kind, payload).await,
-        Request::AllAccountsStatz => all_accounts_statz(context, payload),
+        Request::AllAccountsStatz => all_accounts_statz(context, payload).await,
     }
 }
 
@@ -287,7 +287,8 @@ async fn account_request(
         "INFO" => reply(context, accounts::account_info(context, account).await),
         _ => {
             let include_unused = options.bool("include_unused");
-            let statz = accounts::account_statz(context, &[account.to_string()], include_unused);
+            let statz =
+                accounts::account_statz(context, &[account.to_string()], include_unused).await;
             if statz.is_empty() && !include_unused {
                 return None;
             }
@@ -296,7 +297,7 @@ async fn account_request(
     })
 }
 
-fn all_accounts_statz(context: &MonitorContext, payload: &[u8]) -> Option<Vec<u8>> {
+async fn all_accounts_statz(context: &MonitorContext, payload: &[u8]) -> Option<Vec<u8>> {
     let (struct_name, fields) = account_options("STATZ");
     let options = match GoOptions::decode(payload, struct_name, fields) {
         Ok(options) => options,
@@ -306,7 +307,8 @@ fn all_accounts_statz(context: &MonitorContext, payload: &[u8]) -> Option<Vec<u8
         return None;
     }
     let include_unused = options.bool("include_unused");
-    let statz = accounts::account_statz(context, &options.strings("accounts"), include_unused);
+    let statz =
+        accounts::account_statz(context, &options.strings("accounts"), include_unused).await;
     if statz.is_empty() && !include_unused {
         return None;
     }
