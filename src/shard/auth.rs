@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use super::client::Next;
 use super::shared::{AuthJob, AuthOutcome};
-use super::Shard;
+use super::{timers, Shard};
 use crate::auth::accounts::AccountId;
 use crate::auth::authenticate::{Credentials, Decision, Identity};
 use crate::auth::permissions::ReplyGrants;
@@ -212,6 +212,10 @@ impl<B: Backend> Shard<B> {
             return Next::Stop;
         }
         conn.state = ConnState::Ready;
+        let jitter = self.random_fraction();
+        let conn = &mut self.conns[id.index as usize];
+        conn.next_ping =
+            Instant::now() + timers::first_ping_delay(self.config.ping_interval, jitter);
         let headers = conn.options.headers;
         conn.parser.set_headers_supported(headers);
         let verbose = conn.options.verbose;

@@ -379,11 +379,6 @@ impl<B: Backend> Shard<B> {
             index: entry.key() as u32,
             generation,
         };
-        let first_ping = self
-            .shared
-            .config
-            .ping_interval
-            .min(timers::FIRST_PING_INTERVAL);
         entry.insert(Conn {
             id,
             fd,
@@ -400,7 +395,9 @@ impl<B: Backend> Shard<B> {
             pings_outstanding: 0,
             rtt_measured: false,
             last_activity: now,
-            next_ping: now + first_ping,
+            // nats-server starts the ping timer at CONNECT (`setFirstPingTimer`); until
+            // then only a client idle for a whole ping interval is pinged.
+            next_ping: now + self.config.ping_interval,
             first_pong_sent: false,
             held_output: Vec::new(),
             barrier_seq: 0,

@@ -356,6 +356,11 @@ impl<B: Backend> Shard<B> {
         }
     }
 
+    /// A number in 0..1 from the same generator (ping jitter).
+    pub(super) fn random_fraction(&mut self) -> f64 {
+        (self.next_random() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     /// xorshift64*: cheap, good enough to spread queue-group deliveries.
     fn next_random(&mut self) -> u64 {
         let mut x = self.random_state;

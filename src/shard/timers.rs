@@ -12,8 +12,17 @@ use crate::conn::ConnId;
 use crate::io::Backend;
 use crate::proto::errors::{self, close_reason};
 
-/// nats-server pings a new client after at most 2 s to measure its RTT.
+/// nats-server pings a new client after at most 2 s to measure its RTT
+/// (`firstClientPingInterval`).
 pub const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
+
+/// When the first PING after CONNECT is due, as nats-server's `setFirstPingTimer` sets
+/// it: the ping interval capped at [`FIRST_PING_INTERVAL`], plus up to 20% (`jitter` in
+/// 0..1) so clients connected together are not pinged together.
+pub fn first_ping_delay(ping_interval: Duration, jitter: f64) -> Duration {
+    let base = ping_interval.min(FIRST_PING_INTERVAL);
+    base + base.mul_f64(0.2 * jitter.clamp(0.0, 1.0))
+}
 
 /// What the ping timer decided for one connection.
 enum PingAction {
