@@ -240,3 +240,62 @@ fn monitoring_reports_each_account_and_user() {
     let subsz = common::http_get(monitor, "/subsz?acc=B").json();
     assert_eq!(subsz["num_subscriptions"], 0, "{subsz}");
 }
+
+#[test]
+fn slow_consumers_are_counted_in_their_account() {
+    let mut config = Config {
+        host: "127.0.0.1".into(),
+        port: -1,
+        threads: Some(2),
+        http_port: Some(-1),
+        pending_bytes_max: 256 * 1024,
+        payload_bytes_max: 64 * 1024,
+        auth: AuthConfig {
+            users: vec![user("a", Some("A")), user("b", Some("B"))],
+            accounts: ["A", "B"]
+                .into_iter()
+                .map(|name| AccountConfig {
+                    name: name.into(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    if let Some(backend) = common::test_io_backend() {
+        config.io_backend = backend.parse().expect("a valid io backend");
+    }
+    let server = server::start(config).expect("server starts");
+    let monitor = server.monitor_address().expect("monitoring runs").port();
+    // A subscriber in A that never reads, and one in B on the same subject.
+    let (mut lazy, _) = login(&server, r#""user":"a","pass":"p""#);
+    send_and_read(&mut lazy, b"SUB firehose 1\r\nPING\r\n", b"PONG");
+    let (mut other, _) = login(&server, r#""user":"b","pass":"p""#);
+    send_and_read(&mut other, b"SUB firehose 1\r\nPING\r\n", b"PONG");
+    let (mut publisher, _) = login(&server, r#""user":"a","pass":"p""#);
+    let mut frame = b"PUB firehose 32768\r\n".to_vec();
+    frame.extend_from_slice(&[b'x'; 32 * 1024]);
+    frame.extend_from_slice(b"\r\n");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.shared().total(|s| &s.slow_consumers) == 0 && std::time::Instant::now() < deadline
+    {
+        for _ in 0..64 {
+            publisher.write_all(&frame).unwrap();
+        }
+    }
+    let statz = common::http_get(monitor, "/accstatz?unused=1").json();
+    let slow = |name: &str| {
+        statz["account_statz"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|stat| stat["acc"] == name)
+            .map(|stat| stat["slow_consumers"].clone())
+    };
+    assert_eq!(slow("A"), Some(serde_json::json!(1)), "{statz}");
+    assert_eq!(slow("B"), Some(serde_json::json!(0)), "{statz}");
+    // B's subscriber never saw A's messages (accounts are apart) and is still served.
+    let seen = send_and_read(&mut other, b"PING\r\n", b"PONG");
+    assert!(common::find(&seen, b"MSG").is_none());
+}

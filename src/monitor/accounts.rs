@@ -338,13 +338,22 @@ impl AccountStatz {
 /// nats-server's `AccountStatz`: the counters of `accounts` (all when empty), listing
 /// only accounts with connections unless `include_unused`. Messages and bytes are
 /// those of the account's open connections (nats-server also keeps what closed ones
-/// sent); slow consumers are counted per server, not per account.
+/// sent); slow consumers are every one the account has had.
 pub async fn account_statz(
     context: &MonitorContext,
     accounts: &[String],
     include_unused: bool,
 ) -> AccountStatz {
     let usage = usage_by_account(context).await;
+    let table = crate::auth::AccountTable::new(&context.config.auth);
+    let slow_consumers = |name: &str| {
+        table
+            .id(name)
+            .and_then(|id| context.shared.account_slow_consumers.get(id.index()))
+            .map_or(0, |counter| {
+                counter.load(std::sync::atomic::Ordering::Relaxed)
+            })
+    };
     let names = if accounts.is_empty() {
         known(&context.config)
     } else {
@@ -359,6 +368,7 @@ pub async fn account_statz(
         .into_iter()
         .filter_map(|name| {
             let used = usage.get(&name).copied().unwrap_or_default();
+            let slow_consumers = slow_consumers(&name);
             let stat = AccountStat {
                 acc: name.clone(),
                 name,
@@ -368,7 +378,7 @@ pub async fn account_statz(
                 num_subscriptions: used.subscriptions,
                 sent: AccountTraffic::clients(used.out_msgs, used.out_bytes),
                 received: AccountTraffic::clients(used.in_msgs, used.in_bytes),
-                slow_consumers: 0,
+                slow_consumers,
             };
             (include_unused || stat.conns > 0).then_some(stat)
         })

@@ -81,9 +81,13 @@ impl<B: Backend> Shard<B> {
             conn.cid,
             reason
         );
+        let account = conn.account;
         self.shared.stats[self.id]
             .slow_consumers
             .fetch_add(1, Ordering::Relaxed);
+        if let Some(counter) = self.shared.account_slow_consumers.get(account.index()) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
         self.close(id, reason, false);
     }
 

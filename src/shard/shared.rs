@@ -215,6 +215,8 @@ pub struct Shared {
     control_inboxes: Vec<Mutex<Option<Receiver<ControlMsg>>>>,
     /// Clients authenticated per account, across shards (account `max_connections`).
     pub account_connections: Vec<AtomicU32>,
+    /// Slow consumers closed per account, across shards (`/accstatz`).
+    pub account_slow_consumers: Vec<AtomicU64>,
     /// Slow credential checks, for the auth workers.
     pub auth_jobs: Sender<AuthJob>,
     /// The auth workers' end of `auth_jobs`.
@@ -244,6 +246,7 @@ impl Shared {
             control_applied: AtomicU64::new(0),
             control_inboxes,
             account_connections: (0..accounts).map(|_| AtomicU32::new(0)).collect(),
+            account_slow_consumers: (0..accounts).map(|_| AtomicU64::new(0)).collect(),
             auth_jobs,
             auth_job_inbox: Mutex::new(auth_job_inbox),
             sys_requests,
