@@ -6,3 +6,4 @@ pub mod encode;
 pub mod errors;
 pub mod info;
 pub mod parser;
+pub mod redact;

@@ -582,7 +582,11 @@ impl std::fmt::Debug for TraceOp<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
         match self.0 {
-            Op::Connect { json } => write!(f, "[CONNECT {}]", text(json)),
+            Op::Connect { json } => write!(
+                f,
+                "[CONNECT {}]",
+                crate::proto::redact::redact_connect(json)
+            ),
             Op::Ping => write!(f, "[PING]"),
             Op::Pong => write!(f, "[PONG]"),
             Op::Pub {
