@@ -406,3 +406,35 @@ fn running_out_of_descriptors_backs_off_and_recovers() {
         "serves again once descriptors free up: {reply}"
     );
 }
+
+/// The CONNECT line a `-V` trace shows once `u`/`secretpw` logged in.
+fn traced_connect(server: ServerProcess) -> String {
+    let mut stream = TcpStream::connect(server.addr()).expect("connects");
+    stream
+        .write_all(b"CONNECT {\"verbose\":false,\"user\":\"u\",\"pass\":\"secretpw\"}\r\nPING\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let _ = stream.read(&mut buf);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = server.stderr_log();
+        if let Some(line) = log.lines().find(|line| line.contains("[CONNECT ")) {
+            let start = line.find("[CONNECT ").unwrap();
+            return line[start..].to_string();
+        }
+        assert!(Instant::now() < deadline, "no CONNECT trace in:\n{log}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn traces_redact_passwords_like_nats_server() {
+    let args = ["-V", "--user", "u", "--pass", "secretpw"];
+    let reference = traced_connect(ServerProcess::start(&reference_server_bin(), &args));
+    let ringnats = traced_connect(ServerProcess::ringnats(&args));
+    assert!(!ringnats.contains("secretpw"), "{ringnats}");
+    assert_eq!(ringnats, reference);
+}
