@@ -239,6 +239,15 @@ fn monitoring_reports_each_account_and_user() {
     assert!(users.contains(&"a") && users.contains(&"a2"), "{connz}");
     let subsz = common::http_get(monitor, "/subsz?acc=B").json();
     assert_eq!(subsz["num_subscriptions"], 0, "{subsz}");
+    let metrics = common::http_get(monitor, "/metrics").body;
+    let metrics = String::from_utf8_lossy(&metrics);
+    for line in [
+        "ringnats_account_connections{account=\"A\"} 2",
+        "ringnats_account_connections{account=\"B\"} 1",
+        "ringnats_account_connections{account=\"$G\"} 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
 }
 
 #[test]

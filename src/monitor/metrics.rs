@@ -119,8 +119,44 @@ pub async fn metrics(context: &MonitorContext) -> Reply {
         family(&mut out, &format!("shard_{name}"), kind, &help, &samples);
     }
     process_families(&mut out, context);
+    account_families(&mut out, context);
     sublist_families(&mut out, context).await;
     Reply::text(StatusCode::OK, CONTENT_TYPE, out)
+}
+
+/// Per-account gauges and counters from the shards' shared atomics (no shard is asked).
+fn account_families(out: &mut String, context: &MonitorContext) {
+    let table = crate::auth::AccountTable::new(&context.config.auth);
+    let shared = &context.shared;
+    let per_account = |value: &dyn Fn(usize) -> Option<u64>| -> Vec<(String, f64)> {
+        (0..table.len() as u32)
+            .map(crate::auth::AccountId)
+            .filter_map(|id| {
+                let labels = format!("{{account=\"{}\"}}", escape(table.name(id)));
+                Some((labels, value(id.index())? as f64))
+            })
+            .collect()
+    };
+    family(
+        out,
+        "account_connections",
+        "gauge",
+        "Authenticated client connections per account.",
+        &per_account(&|index| {
+            let counter = shared.account_connections.get(index)?;
+            Some(u64::from(counter.load(Ordering::Relaxed)))
+        }),
+    );
+    family(
+        out,
+        "account_slow_consumers_total",
+        "counter",
+        "Clients closed as slow consumers, per account.",
+        &per_account(&|index| {
+            let counter = shared.account_slow_consumers.get(index)?;
+            Some(counter.load(Ordering::Relaxed))
+        }),
+    );
 }
 
 fn process_families(out: &mut String, context: &MonitorContext) {
