@@ -261,7 +261,7 @@ fn spawn_shards<B: Backend + 'static>(
         let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
-            .name(format!("ringnats-shard-{index}"))
+            .name(format!("ringnats-sh-{index}"))
             .spawn(move || {
                 if let Some(core) = core {
                     core_affinity::set_for_current(core);

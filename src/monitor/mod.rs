@@ -189,7 +189,7 @@ pub fn start(context: Arc<MonitorContext>, address: SocketAddr) -> std::io::Resu
         .enable_all()
         .build()?;
     let thread = std::thread::Builder::new()
-        .name("ringnats-monitor".into())
+        .name("ringnats-http".into())
         .spawn(move || runtime.block_on(serve(listener, context, stopped)))?;
     Ok(Monitor {
         address,
