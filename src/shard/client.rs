@@ -175,7 +175,7 @@ impl<B: Backend> Shard<B> {
         let route = self.route(id, subject);
         if self.conns[id.index as usize].probe == ProbeState::Answered {
             self.conns[id.index as usize].probe = ProbeState::Idle;
-        } else if reaches_no_one(&route) {
+        } else if reaches_no_one(&route) && !self.reaches_through_imports(id, subject) {
             if self.interest_in_flight() {
                 // A SUB parsed on another shard before this PUB may not have reached our
                 // interest table yet; nats-server would deliver to it, so wait for it.

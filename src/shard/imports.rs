@@ -39,6 +39,35 @@ pub const NO_PUBLISHER: ConnId = ConnId {
 };
 
 impl<B: Backend> Shard<B> {
+    /// True when a publish that reaches no one in its own account reaches someone
+    /// through its account's imports, so it needs no interest wait or no-responders
+    /// probe (a request through a service import would otherwise probe every shard).
+    pub(super) fn reaches_through_imports(&mut self, publisher: ConnId, subject: &[u8]) -> bool {
+        let account = self.conns[publisher.index as usize].account;
+        if !self.auth.crosses_accounts(account) {
+            return false;
+        }
+        let mut services = Vec::new();
+        self.auth
+            .accounts
+            .service_targets(account, subject, &mut services);
+        let mut streams = Vec::new();
+        self.auth
+            .accounts
+            .stream_targets(account, subject, &mut streams);
+        let targets = services
+            .into_iter()
+            .map(|target| (target.exporter, target.subject))
+            .chain(streams);
+        for (target_account, target_subject) in targets {
+            let (local, remote) = self.route_in(target_account, &target_subject);
+            if !local.is_empty() || remote.is_some_and(|remote| !remote.is_empty()) {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Delivers a message published in `exporter` to every stream import it feeds.
     pub(super) fn publish_to_stream_imports(
         &mut self,
