@@ -365,7 +365,11 @@ fn unbuilt_features_refuse_to_start() {
         ("tls {}", "TLS"),
         ("cluster { port = 6222 }", "clustering"),
         ("jetstream = enabled", "JetStream"),
-        ("operator = op.jwt", "JWT operator mode"),
+        ("trusted_keys = [x]", "JWT operator mode"),
+        (
+            "resolver = URL(http://localhost:9090)",
+            "account resolvers other than MEMORY",
+        ),
         ("https_port = 8443", "HTTPS monitoring"),
     ] {
         let conf = scratch.write("main.conf", &format!("port = -1\n{text}"));

@@ -25,7 +25,10 @@
 //! user `nats-XXXXXXXX` in `$G` and makes it the `no_auth_user`, so clients without
 //! credentials still connect (observed on 2.15.1, `/connz` shows that name).
 //!
-//! Not covered: JWT/operator mode, auth callout, TLS certificate mapping, proxies, and
+//! In JWT operator mode (see [`super::jwt`]) a client must present a user JWT signed
+//! by a trusted preloaded account, and nothing else is consulted.
+//!
+//! Not covered: auth callout, TLS certificate mapping, proxies, and
 //! the websocket, MQTT and leaf node overrides.
 
 use std::collections::HashMap;
@@ -37,7 +40,7 @@ use base64::Engine as _;
 
 use super::accounts::{AccountId, AccountTable};
 use super::permissions::CompiledPermissions;
-use super::{AuthConfig, Permissions, GLOBAL_ACCOUNT};
+use super::{AuthConfig, OperatorMode, Permissions, GLOBAL_ACCOUNT};
 
 /// nats-server's `nonceRawLen`: random bytes in a nonce.
 pub const NONCE_RANDOM_BYTES: usize = 11;
@@ -90,8 +93,10 @@ pub struct Credentials<'a> {
     pub token: Option<&'a str>,
     /// `nkey`: the user's public key.
     pub nkey: Option<&'a str>,
-    /// `sig`: the nonce signed with the nkey's seed, base64.
+    /// `sig`: the nonce signed with the nkey's (or the user JWT's) seed, base64.
     pub sig: Option<&'a str>,
+    /// `jwt`: the user JWT, in operator mode.
+    pub jwt: Option<&'a str>,
 }
 
 /// The outcome of [`Authenticator::authenticate`].
@@ -174,6 +179,27 @@ pub struct Authenticator {
     nkeys: HashMap<String, NkeyEntry>,
     /// `no_auth_user` (or the invented system-account-only user).
     no_auth_user: Option<String>,
+    /// JWT operator mode: the trusted preloaded accounts by public key. When set,
+    /// every client must present a user JWT and nothing else is consulted.
+    operator: Option<HashMap<String, JwtAccountEntry>>,
+}
+
+/// A trusted account JWT, ready for user JWT checks.
+#[derive(Debug)]
+struct JwtAccountEntry {
+    /// The account's id.
+    account: AccountId,
+    /// Account signing keys that may issue users (with `issuer_account` set).
+    signing_keys: Vec<String>,
+    /// `revocations`: user key (or `*`) to the time at or before which its JWTs are
+    /// revoked.
+    revocations: HashMap<String, i64>,
+    /// `limits.disallow_bearer`.
+    disallow_bearer: bool,
+    /// `exp`, Unix seconds; 0 = never.
+    expires: i64,
+    /// `default_permissions`, for users whose JWT sets none.
+    default_permissions: Option<Arc<CompiledPermissions>>,
 }
 
 impl Authenticator {
@@ -192,6 +218,10 @@ impl Authenticator {
             users: HashMap::with_capacity(config.users.len()),
             nkeys: HashMap::with_capacity(config.nkey_users.len()),
             no_auth_user: config.no_auth_user.clone().filter(|name| !name.is_empty()),
+            operator: config
+                .operator
+                .as_ref()
+                .map(|mode| jwt_accounts(mode, config, accounts)),
         };
         for user in &config.users {
             let Some(account) = account_of(user.account.as_deref(), accounts) else {
@@ -225,7 +255,7 @@ impl Authenticator {
                 },
             );
         }
-        if system_account_only(config, accounts) {
+        if authenticator.operator.is_none() && system_account_only(config, accounts) {
             authenticator.add_system_account_only_user();
         }
         authenticator
@@ -268,6 +298,10 @@ impl Authenticator {
     /// Decides a plain client's CONNECT. `nonce` is the nonce text sent in INFO (what
     /// the client signed); empty when none was sent.
     pub fn authenticate(&self, credentials: &Credentials<'_>, nonce: &[u8]) -> Decision {
+        if let Some(accounts) = &self.operator {
+            let now = super::jwt::now_seconds();
+            return authenticate_jwt(accounts, credentials, nonce, now);
+        }
         let mut username = present(credentials.user);
         let mut password = present(credentials.pass);
         let token = present(credentials.token);
@@ -348,6 +382,110 @@ impl Authenticator {
         }
         Decision::Denied
     }
+}
+
+/// The trusted accounts of operator mode by public key, with their ids from `accounts`.
+fn jwt_accounts(
+    mode: &OperatorMode,
+    config: &AuthConfig,
+    accounts: &AccountTable,
+) -> HashMap<String, JwtAccountEntry> {
+    let mut entries = HashMap::with_capacity(mode.accounts.len());
+    for jwt_account in &mode.accounts {
+        let Some(account) = accounts.id(&jwt_account.public_key) else {
+            continue;
+        };
+        let default_permissions = config
+            .accounts
+            .iter()
+            .find(|candidate| candidate.name == jwt_account.public_key)
+            .and_then(|candidate| candidate.default_permissions.as_ref())
+            .map(|permissions| Arc::new(CompiledPermissions::new(permissions)));
+        entries
+            .entry(jwt_account.public_key.clone())
+            .or_insert(JwtAccountEntry {
+                account,
+                signing_keys: jwt_account.signing_keys.clone(),
+                revocations: jwt_account.revocations.iter().cloned().collect(),
+                disallow_bearer: jwt_account.disallow_bearer,
+                expires: jwt_account.expires,
+                default_permissions,
+            });
+    }
+    entries
+}
+
+/// nats-server's JWT branch of `processClientOrLeafAuthentication` for a plain client,
+/// at `now` (Unix seconds). In its order: the user JWT decodes, verifies and is in
+/// time; its account (`issuer_account`, else the issuer) is a trusted preloaded one
+/// that lists the issuer as itself or a signing key, and has not expired; bearer
+/// tokens are allowed; the connection type is STANDARD; the nonce signature verifies
+/// against the user key (`sub`), unless a bearer token; the user is not revoked.
+///
+/// Refused rather than half-honoured: user JWTs with `src` or `times` (no client
+/// address or clock rules yet), `proxy_required`, and user-level `subs`/`payload`
+/// limits other than unlimited.
+fn authenticate_jwt(
+    accounts: &HashMap<String, JwtAccountEntry>,
+    credentials: &Credentials<'_>,
+    nonce: &[u8],
+    now: i64,
+) -> Decision {
+    let Some(token) = present(credentials.jwt) else {
+        return Decision::Denied;
+    };
+    let Ok(claims) = super::jwt::decode::<super::jwt::User>(token, super::jwt::ClaimKind::User)
+    else {
+        return Decision::Denied;
+    };
+    let user = &claims.nats;
+    if claims.check_times(now).is_err() || user.proxy_required {
+        return Decision::Denied;
+    }
+    let account_key = match user.issuer_account.as_str() {
+        "" => claims.iss.as_str(),
+        key => key,
+    };
+    let Some(account) = accounts.get(account_key) else {
+        return Decision::Denied;
+    };
+    let issuer_known = claims.iss == account_key
+        || (!user.issuer_account.is_empty() && account.signing_keys.contains(&claims.iss));
+    if !issuer_known || (account.expires > 0 && now > account.expires) {
+        return Decision::Denied;
+    }
+    if user.bearer_token && account.disallow_bearer {
+        return Decision::Denied;
+    }
+    let standard_allowed = user.allowed_connection_types.is_empty()
+        || user
+            .allowed_connection_types
+            .iter()
+            .any(|kind| kind.eq_ignore_ascii_case("STANDARD"));
+    if !standard_allowed {
+        return Decision::Denied;
+    }
+    if !user.bearer_token && !signature_verifies(&claims.sub, credentials.sig, nonce) {
+        return Decision::Denied;
+    }
+    let revoked_at = [claims.sub.as_str(), "*"]
+        .iter()
+        .filter_map(|key| account.revocations.get(*key))
+        .any(|&at| claims.iat <= at);
+    let unsupported =
+        !user.src.is_empty() || !user.times.is_empty() || user.subs >= 0 || user.payload >= 0;
+    if revoked_at || unsupported {
+        return Decision::Denied;
+    }
+    let permissions = match user.permissions() {
+        Some(own) => Some(Arc::new(CompiledPermissions::new(&own))),
+        None => account.default_permissions.clone(),
+    };
+    Decision::Allowed(Identity {
+        account: account.account,
+        user: Some(claims.sub.clone()),
+        permissions,
+    })
 }
 
 /// `value` unless it is empty: nats-server treats an empty credential as absent.

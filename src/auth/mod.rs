@@ -11,6 +11,8 @@
 //!   imports that route messages between accounts.
 //! - [`authenticate`]: the [`Authenticator`] that turns a CONNECT's credentials into an
 //!   [`Identity`] (account, user, permissions), as `processClientOrLeafAuthentication`.
+//! - [`jwt`]: decoding and verifying NATS JWTs (operator, account and user claims) for
+//!   JWT operator mode ([`OperatorMode`], MEMORY resolver only).
 //! - [`permissions`]: [`CompiledPermissions`] for publish and subscribe checks, plus the
 //!   per-connection [`ReplyGrants`] and [`PublishCache`].
 //!
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 pub mod accounts;
 pub mod authenticate;
+pub mod jwt;
 pub(crate) mod pattern;
 pub mod permissions;
 mod transform;
@@ -70,12 +73,50 @@ pub struct AuthConfig {
     /// True when the file has an `authorization {}` block, even an empty one: it turns
     /// off nats-server's implicit no-auth user (see [`AuthConfig::implicit_no_auth_user`]).
     pub authorization_block: bool,
+    /// JWT operator mode: `Some` when `operator` names trusted operators. Its
+    /// preloaded accounts are also in `accounts`, named by their public keys.
+    pub operator: Option<OperatorMode>,
+}
+
+/// JWT operator mode with the MEMORY resolver: whom to trust, and the preloaded
+/// accounts' authentication data.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OperatorMode {
+    /// Operator public keys whose signature makes an account JWT trusted: each
+    /// operator's own key (unless `strict_signing_key_usage`) and its `signing_keys`.
+    pub trusted_keys: Vec<String>,
+    /// Each operator JWT's `system_account` (empty when it names none).
+    pub operator_system_accounts: Vec<String>,
+    /// `resolver: MEMORY` was configured (nats-server refuses to start without one).
+    pub memory_resolver: bool,
+    /// `accounts {}` had entries (nats-server refuses to start with them).
+    pub direct_accounts: bool,
+    /// The trusted preloaded accounts, in file order.
+    pub accounts: Vec<JwtAccount>,
+}
+
+/// A preloaded account JWT's authentication data (the rest is in its
+/// [`AccountConfig`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JwtAccount {
+    /// `sub`: the account's public key, also its name.
+    pub public_key: String,
+    /// `signing_keys` (plain ones; scoped keys are refused at load).
+    pub signing_keys: Vec<String>,
+    /// `revocations`: user public key (or `*`) to a Unix time; users issued at or
+    /// before it are refused.
+    pub revocations: Vec<(String, i64)>,
+    /// `limits.disallow_bearer`.
+    pub disallow_bearer: bool,
+    /// `exp`: Unix seconds; 0 = never.
+    pub expires: i64,
 }
 
 impl AuthConfig {
     /// True when a client must authenticate (INFO's `auth_required`).
     pub fn auth_required(&self) -> bool {
-        self.token.is_some()
+        self.operator.is_some()
+            || self.token.is_some()
             || self.user.is_some()
             || !self.users.is_empty()
             || !self.nkey_users.is_empty()
@@ -83,7 +124,7 @@ impl AuthConfig {
 
     /// True when INFO carries a `nonce` for nkey signatures.
     pub fn nonce_required(&self) -> bool {
-        !self.nkey_users.is_empty()
+        self.operator.is_some() || !self.nkey_users.is_empty()
     }
 
     /// nats-server's special case (`configureAccounts`): when `system_account` names
@@ -97,6 +138,7 @@ impl AuthConfig {
                 .iter()
                 .any(|account| account.name == SYSTEM_ACCOUNT);
         system_account
+            && self.operator.is_none()
             && self.accounts.len() == 1
             && self.no_auth_user.is_none()
             && !self.authorization_block

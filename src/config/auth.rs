@@ -54,20 +54,8 @@ pub(super) fn apply_auth_key(
         "no_system_account" | "no_system" | "no_sys_acc" => {
             loader.config.auth.no_system_account = boolean(item)?
         }
-        "operator"
-        | "operators"
-        | "roots"
-        | "root"
-        | "root_operators"
-        | "root_operator"
-        | "resolver"
-        | "account_resolver"
-        | "accounts_resolver"
-        | "resolver_tls"
-        | "resolver_preload"
-        | "resolver_pinned_accounts"
-        | "trusted"
-        | "trusted_keys" => {
+        _ if super::jwt::apply_jwt_key(loader, key, item)? => {}
+        "resolver_tls" | "resolver_pinned_accounts" | "trusted" | "trusted_keys" => {
             return Err(KeyError::Reason(not_yet(&format!(
                 "JWT operator mode ({key})"
             ))))
@@ -331,6 +319,7 @@ pub(super) fn validate(auth: &crate::auth::AuthConfig) -> Result<(), ConfigError
             )));
         }
     }
+    super::jwt::validate(auth)?;
     if let Some(name) = &auth.system_account {
         let exists = name == crate::auth::GLOBAL_ACCOUNT
             || auth.accounts.iter().any(|account| account.name == *name);
@@ -548,8 +537,8 @@ mod tests {
                 &["authorization timeout can not be negative"],
             ),
             (
-                "resolver: MEMORY",
-                &["not yet supported: JWT operator mode (resolver)"],
+                "resolver_pinned_accounts: [x]",
+                &["not yet supported: JWT operator mode (resolver_pinned_accounts)"],
             ),
             (
                 "system_account: 5",

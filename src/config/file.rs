@@ -93,6 +93,7 @@ pub fn load(path: &Path) -> Result<LoadedConfig, FileError> {
     for entry in map.entries() {
         loader.apply(entry);
     }
+    super::jwt::finish(&mut loader);
     if !loader.errors.is_empty() {
         return Err(FileError::Invalid {
             warnings: loader.warnings,
@@ -131,6 +132,8 @@ pub(super) struct Loader {
     errors: Vec<String>,
     /// File texts read back to turn character columns into nats-server's byte columns.
     texts: HashMap<PathBuf, Vec<u8>>,
+    /// The JWT operator mode keys, assembled once every key is read.
+    pub(super) jwt: super::jwt::Pending,
 }
 
 impl Loader {
@@ -143,6 +146,7 @@ impl Loader {
             warnings: Vec::new(),
             errors: Vec::new(),
             texts: HashMap::new(),
+            jwt: super::jwt::Pending::default(),
         }
     }
 

@@ -19,6 +19,7 @@ pub mod digest;
 pub mod file;
 pub mod flags;
 mod import_export;
+mod jwt;
 mod keys;
 mod permissions;
 mod subject_transform;

@@ -38,6 +38,8 @@ pub struct ClientOptions {
     pub nkey: Option<String>,
     /// `sig`: the INFO nonce signed with the nkey's seed (base64).
     pub sig: Option<String>,
+    /// `jwt`: the user JWT, for JWT operator mode.
+    pub jwt: Option<String>,
     /// `account` or `new_account` was sent: nats-server refuses both for clients.
     pub asks_for_account: bool,
 }
@@ -59,6 +61,7 @@ impl Default for ClientOptions {
             auth_token: None,
             nkey: None,
             sig: None,
+            jwt: None,
             asks_for_account: false,
         }
     }
@@ -87,7 +90,6 @@ struct ConnectJson {
     sig: Option<String>,
     account: Option<String>,
     new_account: Option<bool>,
-    #[allow(dead_code)]
     jwt: Option<String>,
 }
 
@@ -168,6 +170,7 @@ pub fn apply_connect(
     options.auth_token = parsed.auth_token;
     options.nkey = parsed.nkey;
     options.sig = parsed.sig;
+    options.jwt = parsed.jwt;
     options.asks_for_account = parsed.account.is_some_and(|account| !account.is_empty())
         || parsed.new_account == Some(true);
     Ok(ConnectChecks { protocol })

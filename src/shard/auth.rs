@@ -91,6 +91,7 @@ impl<B: Backend> Shard<B> {
             token: None,
             nkey: None,
             sig: None,
+            jwt: None,
         };
         let nonce = conn.nonce.as_ref().map_or(&[][..], |nonce| &nonce[..]);
         self.auth.authenticator.authenticate(&credentials, nonce)
@@ -150,6 +151,7 @@ impl<B: Backend> Shard<B> {
             token: options.auth_token.as_deref(),
             nkey: options.nkey.as_deref(),
             sig: options.sig.as_deref(),
+            jwt: options.jwt.as_deref(),
         };
         let nonce = conn.nonce.as_ref().map_or(&[][..], |nonce| &nonce[..]);
         self.auth.authenticator.authenticate(&credentials, nonce)

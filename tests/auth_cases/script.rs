@@ -314,6 +314,9 @@ pub async fn connect_apart(
 pub struct TestKeys {
     pub user: KeyPair,
     pub stranger: KeyPair,
+    /// More `{placeholder}` -> text replacements (JWTs made at test time), applied
+    /// after the keys.
+    pub replacements: Vec<(String, String)>,
 }
 
 impl TestKeys {
@@ -321,13 +324,20 @@ impl TestKeys {
         TestKeys {
             user: KeyPair::new_user(),
             stranger: KeyPair::new_user(),
+            replacements: Vec::new(),
         }
     }
 
-    /// `text` with `{nkey}` and `{stranger_nkey}` replaced by the public keys.
+    /// `text` with `{nkey}` and `{stranger_nkey}` replaced by the public keys, then the
+    /// extra replacements.
     pub fn fill_keys(&self, text: &str) -> String {
-        text.replace("{nkey}", &self.user.public_key())
-            .replace("{stranger_nkey}", &self.stranger.public_key())
+        let mut text = text
+            .replace("{nkey}", &self.user.public_key())
+            .replace("{stranger_nkey}", &self.stranger.public_key());
+        for (placeholder, value) in &self.replacements {
+            text = text.replace(placeholder.as_str(), value);
+        }
+        text
     }
 }
 
@@ -748,10 +758,14 @@ pub fn differences(
 /// The whole differential check: runs `cases` on both servers side by side and panics
 /// with every difference.
 pub fn assert_ringnats_matches_reference(cases: &[ScriptCase]) {
-    let keys = TestKeys::new();
+    assert_ringnats_matches_reference_with(cases, &TestKeys::new());
+}
+
+/// [`assert_ringnats_matches_reference`] with the caller's keys and replacements.
+pub fn assert_ringnats_matches_reference_with(cases: &[ScriptCase], keys: &TestKeys) {
     let (reference, ringnats) = std::thread::scope(|scope| {
-        let reference = scope.spawn(|| run_cases(cases, ServerKind::Reference, &keys));
-        let ringnats = scope.spawn(|| run_cases(cases, ServerKind::Ringnats, &keys));
+        let reference = scope.spawn(|| run_cases(cases, ServerKind::Reference, keys));
+        let ringnats = scope.spawn(|| run_cases(cases, ServerKind::Ringnats, keys));
         (
             reference.join().expect("reference runs"),
             ringnats.join().expect("ringnats runs"),
@@ -770,8 +784,12 @@ pub fn assert_ringnats_matches_reference(cases: &[ScriptCase]) {
 
 /// Runs `cases` on the reference alone and panics with every mismatch against the table.
 pub fn assert_reference_matches_table(cases: &[ScriptCase]) {
-    let keys = TestKeys::new();
-    let runs = run_cases(cases, ServerKind::Reference, &keys);
+    assert_reference_matches_table_with(cases, &TestKeys::new());
+}
+
+/// [`assert_reference_matches_table`] with the caller's keys and replacements.
+pub fn assert_reference_matches_table_with(cases: &[ScriptCase], keys: &TestKeys) {
+    let runs = run_cases(cases, ServerKind::Reference, keys);
     let failures = table_mismatches(cases, &runs);
     assert!(
         failures.is_empty(),

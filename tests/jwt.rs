@@ -1,0 +1,137 @@
+//! JWT operator mode with the MEMORY resolver, black box and differential.
+//!
+//! - `wire_table`: the cases of `tests/jwt_cases/jwt_table.rs` (good user JWT and
+//!   signed nonce, a signing-key issued user, wrong or missing signature, no JWT, an
+//!   unknown account, an expired user, user permissions, an account connection limit,
+//!   isolation between two JWT accounts) are checked against nats-server 2.15.1, then
+//!   run on both servers and compared.
+//! - The official `async-nats` client logs in with a `.creds` file on both servers, and
+//!   two creds of different accounts do not see each other's messages.
+//!
+//! Every JWT is made at test time by a small encoder (`jwt_cases/world.rs`). A missing
+//! or wrong reference binary fails these tests; it never skips them.
+
+mod common;
+#[macro_use]
+#[allow(unused_macros)]
+#[path = "auth_cases/script.rs"]
+mod script;
+#[path = "jwt_cases/jwt_table.rs"]
+mod jwt_table;
+#[path = "jwt_cases/world.rs"]
+mod world;
+
+use std::time::Duration;
+
+use async_nats::ConnectOptions;
+use futures::StreamExt;
+
+use common::TempDir;
+use script::{ConfiguredServer, ServerKind};
+use world::{World, OPERATOR_CONFIG};
+
+/// How long one message or connect may take; generous for a loaded machine.
+const EVENT_WAIT_MAX: Duration = Duration::from_secs(10);
+
+mod wire_table {
+    use super::jwt_table::JWT_CASES;
+    use super::{script, World};
+
+    #[test]
+    fn reference_matches_table() {
+        script::assert_reference_matches_table_with(JWT_CASES, &World::new().test_keys());
+    }
+
+    #[test]
+    fn ringnats_matches_reference() {
+        script::assert_ringnats_matches_reference_with(JWT_CASES, &World::new().test_keys());
+    }
+}
+
+/// A `.creds` file as `nsc` writes it.
+fn creds_text(jwt: &str, seed: &str) -> String {
+    format!(
+        "-----BEGIN NATS USER JWT-----\n{jwt}\n------END NATS USER JWT------\n\n\
+         ************************* IMPORTANT *************************\n\
+         NKEY Seed printed below can be used to sign and prove identity.\n\n\
+         -----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n\n\
+         *************************************************************\n"
+    )
+}
+
+/// Logs two creds users into accounts A and B of one server and proves a round trip in
+/// A that B does not see.
+fn creds_check(kind: ServerKind) {
+    let world = World::new();
+    let keys = world.test_keys();
+    let server = ConfiguredServer::start(kind, &keys.fill_keys(OPERATOR_CONFIG));
+    let dir = TempDir::new("jwt-creds");
+    let user_b = nkeys::KeyPair::new_user();
+    let write = |name: &str, jwt: String, key: &nkeys::KeyPair| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, creds_text(&jwt, &key.seed().expect("a seed"))).expect("write");
+        path
+    };
+    let a_creds = write(
+        "a.creds",
+        world::user_jwt(&world.a, &keys.user, serde_json::json!({})),
+        &keys.user,
+    );
+    let b_creds = write(
+        "b.creds",
+        world::user_jwt(&world.b, &user_b, serde_json::json!({})),
+        &user_b,
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let connect = |path: std::path::PathBuf| {
+            let url = server.url();
+            async move {
+                ConnectOptions::with_credentials_file(path)
+                    .await
+                    .expect("creds parse")
+                    .connection_timeout(EVENT_WAIT_MAX)
+                    .connect(url)
+                    .await
+                    .unwrap_or_else(|error| panic!("{} refused creds: {error}", kind.name()))
+            }
+        };
+        let a = connect(a_creds).await;
+        let b = connect(b_creds).await;
+        let mut a_sub = a.subscribe("jwt.check").await.expect("subscribe");
+        let mut b_sub = b.subscribe("jwt.check").await.expect("subscribe");
+        a.flush().await.expect("flush");
+        b.flush().await.expect("flush");
+        a.publish("jwt.check", "in a".into())
+            .await
+            .expect("publish");
+        a.flush().await.expect("flush");
+        let message = tokio::time::timeout(EVENT_WAIT_MAX, a_sub.next())
+            .await
+            .expect("the message comes back in time")
+            .expect("open");
+        assert_eq!(message.payload, "in a".as_bytes());
+        let leaked = tokio::time::timeout(Duration::from_millis(300), b_sub.next()).await;
+        assert!(
+            leaked.is_err(),
+            "{}: account B saw A's message",
+            kind.name()
+        );
+    });
+}
+
+mod creds_login {
+    #[test]
+    fn reference() {
+        super::creds_check(super::ServerKind::Reference);
+    }
+
+    #[test]
+    fn ringnats() {
+        super::creds_check(super::ServerKind::Ringnats);
+    }
+}
