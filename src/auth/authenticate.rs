@@ -54,7 +54,7 @@ const _: () = assert!(NONCE_LEN == (NONCE_RANDOM_BYTES * 8).div_ceil(6));
 pub const REDACTED_TOKEN_USER: &str = "[REDACTED]";
 
 /// Go's `base64.RawURLEncoding` decoder: no padding, non-zero trailing bits accepted.
-const RAW_URL: GeneralPurpose = GeneralPurpose::new(
+pub(crate) const RAW_URL: GeneralPurpose = GeneralPurpose::new(
     &alphabet::URL_SAFE,
     GeneralPurposeConfig::new()
         .with_encode_padding(false)

@@ -16,11 +16,11 @@
 
 use std::collections::HashMap;
 
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+
+use super::authenticate::RAW_URL;
 
 /// The `nats-io/jwt` library's `MaxTokenSize`: 1 MiB.
 pub const TOKEN_BYTES_MAX: usize = 1024 * 1024;
@@ -30,15 +30,6 @@ pub const JWT_PREFIX: &str = "eyJ";
 
 /// The claims version this module reads.
 const CLAIMS_VERSION: u32 = 2;
-
-/// Go's `base64.RawURLEncoding` decoder.
-const RAW_URL: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
-        .with_decode_allow_trailing_bits(true),
-);
 
 /// Which claims a token carries (`nats.type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

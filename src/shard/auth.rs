@@ -269,14 +269,7 @@ impl<B: Backend> Shard<B> {
             conn.account_counted = true;
         }
         conn.account = account;
-        conn.user = identity.user.map(String::into_boxed_str);
-        conn.reply_grants = identity
-            .permissions
-            .as_ref()
-            .and_then(|permissions| permissions.response())
-            .map(|permission| Box::new(ReplyGrants::new(permission)));
-        conn.permissions = identity.permissions;
-        conn.last_route = None;
+        take_rights(conn, identity);
         if let Some(payload_max) = limits.payload_max {
             // An account's max_payload lowers the server's for its clients.
             let mut limits = self.parser_limits;
@@ -517,6 +510,19 @@ impl<B: Backend> Shard<B> {
     }
 }
 
+/// Gives a connection its user, permissions and response grants from an identity, and
+/// forgets its cached route (permissions and accounts change what it reaches).
+fn take_rights(conn: &mut crate::conn::Conn, identity: Identity) {
+    conn.user = identity.user.map(String::into_boxed_str);
+    conn.reply_grants = identity
+        .permissions
+        .as_ref()
+        .and_then(|permissions| permissions.response())
+        .map(|permission| Box::new(ReplyGrants::new(permission)));
+    conn.permissions = identity.permissions;
+    conn.last_route = None;
+}
+
 /// nats-server's `getAuthUserLabel`: `user:<name>` or `nkey:<key>`.
 fn user_label(options: &crate::proto::connect::ClientOptions, user: &str) -> String {
     if options.nkey.as_deref().is_some_and(|key| !key.is_empty()) {
@@ -565,15 +571,8 @@ impl<B: Backend> Shard<B> {
             self.close(id, close_reason::CLIENT_CLOSED, true);
             return;
         }
-        conn.user = identity.user.map(String::into_boxed_str);
-        conn.reply_grants = identity
-            .permissions
-            .as_ref()
-            .and_then(|permissions| permissions.response())
-            .map(|permission| Box::new(ReplyGrants::new(permission)));
-        conn.permissions = identity.permissions;
+        take_rights(conn, identity);
         conn.delivery_filter = false;
-        conn.last_route = None;
         let Some(permissions) = conn.permissions.clone() else {
             return;
         };
