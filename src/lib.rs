@@ -15,8 +15,8 @@
 //!   config/      Config with nats-server's defaults, Go-style flags, the conf file
 //!                (auth.rs, users.rs, permissions.rs, accounts.rs, import_export.rs,
 //!                account_links.rs read authorization {} and accounts {} into auth/)
-//!   auth/        users, permissions and accounts: credential checks (bcrypt, nkeys),
-//!                compiled permissions, the account table with imports and exports
+//!   auth/        users, permissions and accounts: credential checks (bcrypt, nkeys,
+//!                JWTs), compiled permissions, the account table with imports/exports
 //!   shard/auth.rs, imports.rs, system.rs   authentication, cross-account delivery and
 //!                the system account on the data path
 //!   workers.rs   auth workers (bcrypt off the shards) and the $SYS responder thread
