@@ -135,3 +135,49 @@ mod creds_login {
         super::creds_check(super::ServerKind::Ringnats);
     }
 }
+
+/// A user whose JWT expires two seconds after it is made: logged in, then closed with
+/// `User Authentication Expired` once the JWT's `exp` passes.
+fn expiry_check(kind: ServerKind) -> String {
+    let world = World::new();
+    let keys = world.test_keys();
+    let server = ConfiguredServer::start(kind, &keys.fill_keys(OPERATOR_CONFIG));
+    let jwt = world::user_jwt(
+        &world.a,
+        &keys.user,
+        serde_json::json!({"exp": world::now() + 2}),
+    );
+    let mut client = common::RawClient::connect(server.addr());
+    let info = client.read_info_line(EVENT_WAIT_MAX);
+    let nonce = script::info_field(&info, "nonce").expect("a nonce in INFO");
+    let sig = script::sign_nonce(&keys.user, nonce.as_str().expect("a string"));
+    let connect =
+        format!("CONNECT {{\"verbose\":false,\"jwt\":\"{jwt}\",\"sig\":\"{sig}\"}}\r\nPING\r\n");
+    client.send(connect.as_bytes());
+    let received = client.read_until(EVENT_WAIT_MAX, |bytes| common::pong_lines(bytes) >= 1);
+    assert!(
+        common::pong_lines(&received.bytes) >= 1,
+        "{}: the user logs in before its JWT expires: {:?}",
+        kind.name(),
+        String::from_utf8_lossy(&received.bytes)
+    );
+    let received = client.read_until_closed(EVENT_WAIT_MAX);
+    assert!(
+        received.closed,
+        "{}: closed when the JWT expired",
+        kind.name()
+    );
+    // Keep only the server's words, not its keep-alive PINGs.
+    String::from_utf8_lossy(&received.bytes)
+        .lines()
+        .filter(|line| *line != "PING")
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn expired_user_jwt_disconnects_like_nats_server() {
+    let reference = expiry_check(ServerKind::Reference);
+    assert_eq!(reference, "-ERR 'User Authentication Expired'");
+    assert_eq!(expiry_check(ServerKind::Ringnats), reference);
+}

@@ -80,6 +80,9 @@ pub struct Identity {
     pub user: Option<String>,
     /// The user's permissions; `None` = may do anything.
     pub permissions: Option<Arc<CompiledPermissions>>,
+    /// When the credentials stop being valid (a user JWT's `exp`, Unix seconds):
+    /// nats-server disconnects the client then with `User Authentication Expired`.
+    pub expires_at: Option<i64>,
 }
 
 /// The credentials a CONNECT carries. Empty strings count as absent, as in nats-server.
@@ -311,6 +314,7 @@ impl Authenticator {
                 account: AccountId::GLOBAL,
                 user: authorized_user(nkey, username, token),
                 permissions: None,
+                expires_at: None,
             });
         }
         let no_auth_user = self.no_auth_user.as_deref();
@@ -356,6 +360,7 @@ impl Authenticator {
                 account: user.account,
                 user: Some(key.to_string()),
                 permissions: user.permissions.clone(),
+                expires_at: None,
             });
         }
         if let Some(user) = password_user {
@@ -363,6 +368,7 @@ impl Authenticator {
                 account: user.account,
                 user: authorized_user(nkey, username, token),
                 permissions: user.permissions.clone(),
+                expires_at: None,
             };
             return compare_secret(&user.password, password.unwrap_or(""), identity);
         }
@@ -370,6 +376,7 @@ impl Authenticator {
             account: AccountId::GLOBAL,
             user: authorized_user(nkey, username, token),
             permissions: None,
+            expires_at: None,
         };
         if let Some(expected) = &self.token {
             return compare_secret(expected, token.unwrap_or(""), identity);
@@ -485,6 +492,7 @@ fn authenticate_jwt(
         account: account.account,
         user: Some(claims.sub.clone()),
         permissions,
+        expires_at: (claims.exp > 0).then_some(claims.exp),
     })
 }
 

@@ -198,6 +198,9 @@ pub struct Conn {
     /// Authentication must complete before this instant (`auth_timeout`), when
     /// authentication is required and not done yet.
     pub auth_deadline: Option<Instant>,
+    /// When the client's credentials expire (a user JWT's `exp`); the client is
+    /// closed with `User Authentication Expired` then.
+    pub auth_expires: Option<Instant>,
     /// Counted in its account's connection total (undone at close).
     pub account_counted: bool,
     /// The checks of a CONNECT whose credentials are being verified off the shard;

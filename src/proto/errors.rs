@@ -21,6 +21,8 @@ pub const STALE_CONNECTION: &str = "Stale Connection";
 pub const AUTHORIZATION_VIOLATION: &str = "Authorization Violation";
 /// No (successful) CONNECT within `auth_timeout`; closes.
 pub const AUTHENTICATION_TIMEOUT: &str = "Authentication Timeout";
+/// A user JWT expired while the client was connected; closes.
+pub const USER_AUTHENTICATION_EXPIRED: &str = "User Authentication Expired";
 /// The account's `max_connections` is reached; closes.
 pub const MAXIMUM_ACCOUNT_CONNECTIONS_EXCEEDED: &str =
     "maximum account active connections exceeded";
@@ -55,6 +57,8 @@ pub mod close_reason {
     pub const AUTHENTICATION_FAILURE: &str = "Authentication Failure";
     /// No CONNECT within `auth_timeout`.
     pub const AUTHENTICATION_TIMEOUT: &str = "Authentication Timeout";
+    /// Credentials expired while connected.
+    pub const AUTHENTICATION_EXPIRED: &str = "Authentication Expired";
     /// The account's connection limit.
     pub const MAX_ACCOUNT_CONNECTIONS_EXCEEDED: &str = "Maximum Account Connections Exceeded";
 }

@@ -328,12 +328,21 @@ impl<B: Backend> Shard<B> {
         );
     }
 
-    /// Closes connections whose `auth_timeout` passed before they authenticated;
-    /// returns the next deadline still pending.
+    /// Closes connections whose `auth_timeout` passed before they authenticated, and
+    /// those whose credentials expired since (`User Authentication Expired`); returns the
+    /// next deadline still pending.
     pub(super) fn expire_auth_timeouts(&mut self, now: Instant) -> Option<Instant> {
         let mut next: Option<Instant> = None;
         let mut expired = Vec::new();
+        let mut lapsed = Vec::new();
         for (_, conn) in self.conns.iter() {
+            if let Some(expires) = conn.auth_expires.filter(|_| conn.is_open()) {
+                if now >= expires {
+                    lapsed.push(conn.id);
+                } else {
+                    next = Some(next.map_or(expires, |next| next.min(expires)));
+                }
+            }
             let Some(deadline) = conn.auth_deadline else {
                 continue;
             };
@@ -345,6 +354,20 @@ impl<B: Backend> Shard<B> {
             } else {
                 next = Some(next.map_or(deadline, |next| next.min(deadline)));
             }
+        }
+        for id in lapsed {
+            let conn = &self.conns[id.index as usize];
+            crate::debug!(
+                "{} - cid:{} - {}",
+                conn.peer,
+                conn.cid,
+                errors::USER_AUTHENTICATION_EXPIRED
+            );
+            self.close_with_error(
+                id,
+                errors::USER_AUTHENTICATION_EXPIRED,
+                close_reason::AUTHENTICATION_EXPIRED,
+            );
         }
         for id in expired {
             let conn = &self.conns[id.index as usize];
@@ -510,9 +533,11 @@ impl<B: Backend> Shard<B> {
     }
 }
 
-/// Gives a connection its user, permissions and response grants from an identity, and
-/// forgets its cached route (permissions and accounts change what it reaches).
+/// Gives a connection its user, permissions, response grants and expiry from an
+/// identity, and forgets its cached route (permissions and accounts change what it
+/// reaches).
 fn take_rights(conn: &mut crate::conn::Conn, identity: Identity) {
+    conn.auth_expires = identity.expires_at.map(instant_of_unix_seconds);
     conn.user = identity.user.map(String::into_boxed_str);
     conn.reply_grants = identity
         .permissions
@@ -521,6 +546,15 @@ fn take_rights(conn: &mut crate::conn::Conn, identity: Identity) {
         .map(|permission| Box::new(ReplyGrants::new(permission)));
     conn.permissions = identity.permissions;
     conn.last_route = None;
+}
+
+/// The monotonic instant of a Unix time in seconds (now when it already passed).
+fn instant_of_unix_seconds(seconds: i64) -> Instant {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |elapsed| elapsed.as_secs_f64());
+    let ahead = (seconds as f64 - now).max(0.0);
+    Instant::now() + std::time::Duration::from_secs_f64(ahead.min(1e9))
 }
 
 /// nats-server's `getAuthUserLabel`: `user:<name>` or `nkey:<key>`.

@@ -417,6 +417,7 @@ impl<B: Backend> Shard<B> {
             delivery_filter: false,
             nonce: None,
             auth_deadline: None,
+            auth_expires: None,
             account_counted: false,
             pending_connect: None,
         });
