@@ -102,9 +102,11 @@ async fn run_system_responder(context: Arc<crate::monitor::MonitorContext>) {
             Ok(None) => return,
             Err(_) => continue,
         };
-        let Some(answer) =
-            crate::monitor::sys::answer(&context, &request.subject, &request.payload).await
-        else {
+        let answer = match &request.requester {
+            Some(requester) => Some(crate::monitor::sys::user_info(&context, requester)),
+            None => crate::monitor::sys::answer(&context, &request.subject, &request.payload).await,
+        };
+        let Some(answer) = answer else {
             continue;
         };
         context.shared.send_to(

@@ -34,7 +34,14 @@ const REFERENCE_CONFIG: &str = r#"
 accounts {
   SYS: { users: [{user: sys, password: sys}] }
   APP: {
-    users: [{user: app, password: app}]
+    users: [
+      {user: app, password: app}
+      {user: limited, password: limited, permissions: {
+        publish: {allow: ["$SYS.REQ.USER.INFO", "app.>"], deny: ["app.x"]}
+        subscribe: ["_INBOX.>"]
+        allow_responses: {max: 2, expires: "1m"}
+      }}
+    ]
     exports: [{stream: "app.>"}, {service: "svc.>"}, {service: "only.other", accounts: [OTHER]}]
     imports: [
       {stream: {account: OTHER, subject: "other.>"}, prefix: "from"}
@@ -659,4 +666,83 @@ fn answers_carry_this_servers_counters_and_a_rising_sequence() {
             serde_json::json!({"status":"ok","status_code":200})
         );
     });
+}
+
+/// The same config file on both servers, and real clients asking over the wire: the
+/// system user's monitoring requests travel through the shards to the responder and
+/// back, and any account's user may ask `$SYS.REQ.USER.INFO` about itself.
+#[test]
+fn requests_over_the_wire_match_the_reference() {
+    let dir = TempDir::new("sys-wire");
+    let config = reference_config(&dir);
+    let config = config.to_str().unwrap();
+    let reference = ServerProcess::start(
+        &common::reference_server_bin(),
+        &["-c", config, "-a", "127.0.0.1", "-p", "-1"],
+    );
+    let ours = ServerProcess::ringnats(&[
+        "-c",
+        config,
+        "-a",
+        "127.0.0.1",
+        "-p",
+        "-1",
+        "--threads",
+        "2",
+    ]);
+    let connect = |server: &ServerProcess, user: &str| {
+        let url = format!("nats://{}", server.addr());
+        let user = user.to_string();
+        async move {
+            async_nats::ConnectOptions::with_user_and_password(user.clone(), user.clone())
+                .connect(url)
+                .await
+                .unwrap_or_else(|error| panic!("{user} connects: {error}"))
+        }
+    };
+    runtime().block_on(async {
+        let mut problems = Vec::new();
+        let their_sys = connect(&reference, "sys").await;
+        let our_sys = connect(&ours, "sys").await;
+        for (subject, payload) in [
+            ("$SYS.REQ.SERVER.PING", ""),
+            ("$SYS.REQ.SERVER.PING.VARZ", ""),
+            ("$SYS.REQ.SERVER.PING.CONNZ", r#"{"subscriptions":true}"#),
+            ("$SYS.REQ.SERVER.PING.SUBSZ", ""),
+            ("$SYS.REQ.ACCOUNT.APP.CONNZ", ""),
+            ("$SYS.REQ.ACCOUNT.APP.INFO", ""),
+        ] {
+            let kind = subject.rsplit('.').next().unwrap();
+            let kind = if kind == "PING" { "STATSZ" } else { kind };
+            let their_answer = theirs(&their_sys, subject, payload).await;
+            let our_answer = theirs_on(&our_sys, subject, payload).await;
+            let label = format!("{subject} {payload}");
+            compare(&label, kind, &their_answer, &our_answer, &mut problems);
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        // Who am I, asked from an ordinary account: the same data on both servers, with
+        // and without permissions.
+        for user in ["app", "limited"] {
+            let their_client = connect(&reference, user).await;
+            let our_client = connect(&ours, user).await;
+            let their_answer = theirs(&their_client, "$SYS.REQ.USER.INFO", "").await;
+            let our_answer = theirs_on(&our_client, "$SYS.REQ.USER.INFO", "").await;
+            assert_eq!(
+                our_answer["data"], their_answer["data"],
+                "ringnats {our_answer}\nnats-server {their_answer}"
+            );
+            assert_eq!(our_answer["data"]["account"], "APP");
+        }
+    });
+}
+
+/// ringnats's answer over the wire (it must answer).
+async fn theirs_on(client: &async_nats::Client, subject: &str, payload: &str) -> Value {
+    let request = client.request(subject.to_string(), payload.to_string().into());
+    let message = tokio::time::timeout(REQUEST_WAIT_MAX, request)
+        .await
+        .unwrap_or_else(|_| panic!("ringnats did not answer {subject} {payload}"))
+        .unwrap_or_else(|error| panic!("ringnats: {subject} {payload}: {error}"));
+    serde_json::from_slice(&message.payload)
+        .unwrap_or_else(|error| panic!("ringnats {subject}: {error}"))
 }

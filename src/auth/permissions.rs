@@ -78,6 +78,9 @@ pub struct CompiledPermissions {
     subscribe_deny_entries: Vec<DenyEntry>,
     /// `allow_responses`, normalised (`msgs_max` 0 -> 1).
     response: Option<ResponsePermission>,
+    /// The permissions as configured, for `$SYS.REQ.USER.INFO` (nats-server's
+    /// `publicPermissions`).
+    public: Permissions,
 }
 
 impl CompiledPermissions {
@@ -115,7 +118,13 @@ impl CompiledPermissions {
             subscribe_deny,
             subscribe_deny_entries,
             response,
+            public: permissions.clone(),
         }
+    }
+
+    /// The permissions as configured (what `$SYS.REQ.USER.INFO` reports).
+    pub fn public(&self) -> &Permissions {
+        &self.public
     }
 
     /// True when publishing is checked at all; false means every publish is allowed, so a

@@ -436,6 +436,84 @@ struct MsgBytes {
     bytes: u64,
 }
 
+/// nats-server's `UserInfo`, the answer to `$SYS.REQ.USER.INFO`.
+#[derive(Serialize)]
+struct UserInfo {
+    user: String,
+    account: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    account_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    permissions: Option<PublicPermissions>,
+    #[serde(skip_serializing_if = "is_zero")]
+    expires: u64,
+}
+
+/// nats-server's `Permissions` as `publicPermissions` fills it: both lists present.
+#[derive(Serialize)]
+struct PublicPermissions {
+    publish: PublicSubjectPermission,
+    subscribe: PublicSubjectPermission,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    responses: Option<PublicResponsePermission>,
+}
+
+#[derive(Serialize)]
+struct PublicSubjectPermission {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    allow: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deny: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct PublicResponsePermission {
+    max: i64,
+    /// Nanoseconds, as Go's `time.Duration`.
+    ttl: u64,
+}
+
+impl PublicSubjectPermission {
+    fn new(permission: Option<&crate::auth::SubjectPermission>) -> Self {
+        let list = |list: Option<&Vec<String>>| list.cloned().unwrap_or_default();
+        Self {
+            allow: list(permission.and_then(|p| p.allow.as_ref())),
+            deny: list(permission.and_then(|p| p.deny.as_ref())),
+        }
+    }
+}
+
+/// The answer to `$SYS.REQ.USER.INFO` for the client that asked.
+pub fn user_info(context: &MonitorContext, requester: &crate::shard::shared::Requester) -> Vec<u8> {
+    let nanos =
+        |duration: std::time::Duration| u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+    let permissions = requester
+        .permissions
+        .as_ref()
+        .map(|permissions| PublicPermissions {
+            publish: PublicSubjectPermission::new(permissions.publish.as_ref()),
+            subscribe: PublicSubjectPermission::new(permissions.subscribe.as_ref()),
+            responses: permissions
+                .response
+                .map(|response| PublicResponsePermission {
+                    max: if response.msgs_max == 0 {
+                        crate::auth::DEFAULT_RESPONSE_MSGS_MAX
+                    } else {
+                        response.msgs_max
+                    },
+                    ttl: nanos(response.expires),
+                }),
+        });
+    let info = UserInfo {
+        user: requester.user.clone(),
+        account: requester.account.clone(),
+        account_name: requester.account.clone(),
+        permissions,
+        expires: requester.expires_in.map_or(0, nanos),
+    };
+    reply(context, Ok(info))
+}
+
 /// nats-server's `ServerStats`: the counters `/varz` also shows, in `STATSZ`'s shape.
 #[derive(Serialize)]
 struct ServerStats {

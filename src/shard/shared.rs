@@ -161,6 +161,21 @@ pub struct SysRequest {
     pub reply: Box<[u8]>,
     /// The request body (options JSON).
     pub payload: Box<[u8]>,
+    /// For `$SYS.REQ.USER.INFO` (any account may ask): who asked.
+    pub requester: Option<Requester>,
+}
+
+/// The client behind a `$SYS.REQ.USER.INFO` request, as nats-server's `UserInfo` shows it.
+#[derive(Debug)]
+pub struct Requester {
+    /// The authenticated user (`""` without one).
+    pub user: String,
+    /// The client's account.
+    pub account: String,
+    /// Its permissions as configured; `None` = may do anything.
+    pub permissions: Option<crate::auth::Permissions>,
+    /// Time left until its credentials expire (a user JWT's `exp`).
+    pub expires_in: Option<Duration>,
 }
 
 /// A client connected to or left an account: the system account hears of it

@@ -13,6 +13,9 @@ use crate::proto::encode::Delivery;
 
 /// The subjects the server answers in the system account.
 pub const SYSTEM_REQUEST_PREFIX: &[u8] = b"$SYS.REQ.";
+/// The one request every account may make: who am I (nats-server imports it into every
+/// account).
+pub const USER_INFO_SUBJECT: &[u8] = b"$SYS.REQ.USER.INFO";
 
 impl<B: Backend> Shard<B> {
     /// Hands a system-account request to the control thread. Returns true when the
@@ -31,7 +34,8 @@ impl<B: Backend> Shard<B> {
             return false;
         }
         let account = self.conns[id.index as usize].account;
-        if self.auth.accounts.system() != Some(account) {
+        let requester = (subject == USER_INFO_SUBJECT).then(|| self.requester(id));
+        if requester.is_none() && self.auth.accounts.system() != Some(account) {
             return false;
         }
         let Ok(subject) = std::str::from_utf8(subject) else {
@@ -43,11 +47,28 @@ impl<B: Backend> Shard<B> {
             subject: subject.to_string(),
             reply: reply.into(),
             payload: payload.into(),
+            requester,
         };
         self.shared
             .sys_requests
             .send(SysWork::Request(request))
             .is_ok()
+    }
+
+    /// Who a connection is, for `$SYS.REQ.USER.INFO`.
+    fn requester(&self, id: ConnId) -> super::shared::Requester {
+        let conn = &self.conns[id.index as usize];
+        super::shared::Requester {
+            user: conn.user.as_deref().unwrap_or_default().to_string(),
+            account: self.account_name(conn.account).to_string(),
+            permissions: conn
+                .permissions
+                .as_ref()
+                .map(|permissions| permissions.public().clone()),
+            expires_in: conn
+                .auth_expires
+                .map(|at| at.saturating_duration_since(std::time::Instant::now())),
+        }
     }
 
     /// Announces a client's arrival in (or departure from) its account to the system
