@@ -162,7 +162,7 @@ pub struct SysRequest {
     /// The request body (options JSON).
     pub payload: Box<[u8]>,
     /// For `$SYS.REQ.USER.INFO` (any account may ask): who asked.
-    pub requester: Option<Requester>,
+    pub requester: Option<Box<Requester>>,
 }
 
 /// The client behind a `$SYS.REQ.USER.INFO` request, as nats-server's `UserInfo` shows it.

@@ -34,7 +34,7 @@ impl<B: Backend> Shard<B> {
             return false;
         }
         let account = self.conns[id.index as usize].account;
-        let requester = (subject == USER_INFO_SUBJECT).then(|| self.requester(id));
+        let requester = (subject == USER_INFO_SUBJECT).then(|| Box::new(self.requester(id)));
         if requester.is_none() && self.auth.accounts.system() != Some(account) {
             return false;
         }
