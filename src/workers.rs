@@ -50,16 +50,20 @@ fn run_auth_worker(shared: &Shared, doorbells: &[Arc<Doorbell>]) {
             }
         };
         let identity = job.check.run().map(Arc::new);
-        shared.send_to(
-            job.shard,
-            ControlMsg::AuthDone {
-                conn: job.conn,
-                outcome: AuthOutcome(identity),
-            },
-        );
-        if let Some(doorbell) = doorbells.get(job.shard) {
-            doorbell.ring();
-        }
+        let done = ControlMsg::AuthDone {
+            conn: job.conn,
+            outcome: AuthOutcome(identity),
+        };
+        hand_to_shard(shared, doorbells, job.shard, done);
+    }
+}
+
+/// Queues a control message for one shard and rings its doorbell, so the shard handles
+/// it in its next turn instead of at its next timer.
+fn hand_to_shard(shared: &Shared, doorbells: &[Arc<Doorbell>], shard: usize, message: ControlMsg) {
+    shared.send_to(shard, message);
+    if let Some(doorbell) = doorbells.get(shard) {
+        doorbell.ring();
     }
 }
 
@@ -109,17 +113,12 @@ async fn run_system_responder(context: Arc<crate::monitor::MonitorContext>) {
         let Some(answer) = answer else {
             continue;
         };
-        context.shared.send_to(
-            request.shard,
-            ControlMsg::Publish {
-                account: request.account,
-                subject: request.reply,
-                payload: answer.into(),
-            },
-        );
-        if let Some(doorbell) = context.doorbells.get(request.shard) {
-            doorbell.ring();
-        }
+        let publish = ControlMsg::Publish {
+            account: request.account,
+            subject: request.reply,
+            payload: answer.into(),
+        };
+        hand_to_shard(&context.shared, &context.doorbells, request.shard, publish);
     }
 }
 
@@ -133,15 +132,10 @@ fn announce(
         return;
     };
     let (subject, payload) = crate::monitor::events::client_event(context, &event);
-    context.shared.send_to(
-        event.shard,
-        ControlMsg::Publish {
-            account: system,
-            subject: subject.into_bytes().into(),
-            payload: payload.into(),
-        },
-    );
-    if let Some(doorbell) = context.doorbells.get(event.shard) {
-        doorbell.ring();
-    }
+    let publish = ControlMsg::Publish {
+        account: system,
+        subject: subject.into_bytes().into(),
+        payload: payload.into(),
+    };
+    hand_to_shard(&context.shared, &context.doorbells, event.shard, publish);
 }

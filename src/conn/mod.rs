@@ -233,6 +233,16 @@ impl Conn {
         self.out.pending_bytes() + self.held_output.len()
     }
 
+    /// The client's own INFO fields: its id, its address, and the `max_payload` its
+    /// parser enforces (the server's, or its account's if lower).
+    pub fn info_fields(&self) -> crate::proto::info::ClientFields {
+        crate::proto::info::ClientFields {
+            client_id: self.cid,
+            client_ip: self.peer.ip(),
+            payload_max: self.parser.limits().payload_bytes_max as u32,
+        }
+    }
+
     /// True once no io is in flight, so the socket and buffers may be released.
     pub fn is_quiescent(&self) -> bool {
         !self.recv_in_flight && !self.out.send_in_flight()

@@ -126,11 +126,6 @@ impl InfoTemplate {
         })
     }
 
-    /// The server's `max_payload`, advertised unless an account lowers it.
-    pub fn payload_max(&self) -> u32 {
-        self.identity.payload_bytes_max
-    }
-
     /// Appends the INFO line of `kind` for one client.
     pub fn encode(&self, out: &mut Vec<u8>, client: &ClientFields, kind: InfoKind<'_>) {
         use std::io::Write;

@@ -21,7 +21,7 @@ use crate::conn::{ConnId, ConnState};
 use crate::io::Backend;
 use crate::proto::connect::{apply_connect, ConnectChecks, ConnectRejected};
 use crate::proto::errors::{self, close_reason, go_quote};
-use crate::proto::info::{ClientFields, InfoKind};
+use crate::proto::info::InfoKind;
 
 /// Subjects and replies no client may publish (nats-server's `$GNR.`/`_GR_.` gateway
 /// reply prefixes; `$NRG.` outside the system account).
@@ -39,7 +39,6 @@ impl<B: Backend> Shard<B> {
         let nonce_required = self.auth.authenticator.nonce_required();
         let required = self.auth.authenticator.required();
         let auth_timeout = self.config.auth_timeout;
-        let payload_max = self.info.payload_max();
         let conn = &mut self.conns[id.index as usize];
         if nonce_required {
             conn.nonce = Some(crate::auth::authenticate::new_nonce());
@@ -48,11 +47,7 @@ impl<B: Backend> Shard<B> {
             conn.auth_deadline = Some(Instant::now() + auth_timeout);
             self.next_housekeeping = self.next_housekeeping.min(Instant::now() + auth_timeout);
         }
-        let client = ClientFields {
-            client_id: conn.cid,
-            client_ip: conn.peer.ip(),
-            payload_max,
-        };
+        let client = conn.info_fields();
         let nonce = conn.nonce;
         self.info.encode(
             conn.out.pending_mut(),
@@ -328,62 +323,21 @@ impl<B: Backend> Shard<B> {
         );
     }
 
-    /// Closes connections whose `auth_timeout` passed before they authenticated, and
-    /// those whose credentials expired since (`User Authentication Expired`); returns the
-    /// next deadline still pending.
-    pub(super) fn expire_auth_timeouts(&mut self, now: Instant) -> Option<Instant> {
-        let mut next: Option<Instant> = None;
-        let mut expired = Vec::new();
-        let mut lapsed = Vec::new();
-        for (_, conn) in self.conns.iter() {
-            if let Some(expires) = conn.auth_expires.filter(|_| conn.is_open()) {
-                if now >= expires {
-                    lapsed.push(conn.id);
-                } else {
-                    next = Some(next.map_or(expires, |next| next.min(expires)));
-                }
-            }
-            let Some(deadline) = conn.auth_deadline else {
-                continue;
-            };
-            if !conn.is_open() || conn.state != ConnState::AwaitingConnect {
-                continue;
-            }
-            if now >= deadline {
-                expired.push(conn.id);
-            } else {
-                next = Some(next.map_or(deadline, |next| next.min(deadline)));
-            }
-        }
-        for id in lapsed {
-            let conn = &self.conns[id.index as usize];
-            crate::debug!(
-                "{} - cid:{} - {}",
-                conn.peer,
-                conn.cid,
-                errors::USER_AUTHENTICATION_EXPIRED
-            );
-            self.close_with_error(
-                id,
-                errors::USER_AUTHENTICATION_EXPIRED,
-                close_reason::AUTHENTICATION_EXPIRED,
-            );
-        }
-        for id in expired {
-            let conn = &self.conns[id.index as usize];
-            crate::debug!(
-                "{} - cid:{} - {}",
-                conn.peer,
-                conn.cid,
-                errors::AUTHENTICATION_TIMEOUT
-            );
-            self.close_with_error(
-                id,
+    /// Closes a connection whose authentication deadline passed (see [`auth_due`]).
+    pub(super) fn close_for_auth(&mut self, id: ConnId, lapse: AuthLapse) {
+        let (text, reason) = match lapse {
+            AuthLapse::Timeout => (
                 errors::AUTHENTICATION_TIMEOUT,
                 close_reason::AUTHENTICATION_TIMEOUT,
-            );
-        }
-        next
+            ),
+            AuthLapse::Expired => (
+                errors::USER_AUTHENTICATION_EXPIRED,
+                close_reason::AUTHENTICATION_EXPIRED,
+            ),
+        };
+        let conn = &self.conns[id.index as usize];
+        crate::debug!("{} - cid:{} - {text}", conn.peer, conn.cid);
+        self.close_with_error(id, text, reason);
     }
 
     /// Leaves the account's connection count at close, and says so to the system
@@ -546,6 +500,31 @@ fn take_rights(conn: &mut crate::conn::Conn, identity: Identity) {
         .map(|permission| Box::new(ReplyGrants::new(permission)));
     conn.permissions = identity.permissions;
     conn.last_route = None;
+}
+
+/// Why a connection's authentication ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum AuthLapse {
+    /// No (successful) CONNECT within `auth_timeout`.
+    Timeout,
+    /// Its credentials (a user JWT) expired while connected.
+    Expired,
+}
+
+/// Where an open connection stands with its authentication deadlines at `now`: lapsed,
+/// or the next instant one falls due. Checked in the housekeeping sweep.
+pub(super) fn auth_due(
+    conn: &crate::conn::Conn,
+    now: Instant,
+) -> Result<Option<Instant>, AuthLapse> {
+    let timeout = conn
+        .auth_deadline
+        .filter(|_| conn.state == ConnState::AwaitingConnect);
+    match (timeout, conn.auth_expires) {
+        (Some(deadline), _) if now >= deadline => Err(AuthLapse::Timeout),
+        (_, Some(expires)) if now >= expires => Err(AuthLapse::Expired),
+        (timeout, expires) => Ok(timeout.into_iter().chain(expires).min()),
+    }
 }
 
 /// The monotonic instant of a Unix time in seconds (now when it already passed).

@@ -13,7 +13,7 @@ use crate::conn::{ConnId, ConnState, ProbeState, SubRef, Subscription};
 use crate::io::Backend;
 use crate::proto::encode::Delivery;
 use crate::proto::errors::{self, close_reason};
-use crate::proto::info::{ClientFields, InfoKind};
+use crate::proto::info::InfoKind;
 use crate::proto::parser::{Op, Step};
 use crate::router::ShardMsg;
 use crate::subject::validate;
@@ -142,11 +142,7 @@ impl<B: Backend> Shard<B> {
         if !conn.first_pong_sent && conn.state == ConnState::Ready {
             conn.first_pong_sent = true;
             if conn.options.protocol >= 1 {
-                let client = ClientFields {
-                    client_id: conn.cid,
-                    client_ip: conn.peer.ip(),
-                    payload_max: conn.parser.limits().payload_bytes_max as u32,
-                };
+                let client = conn.info_fields();
                 let account = conn.account;
                 let system = self.auth.accounts.system() == Some(account);
                 let mut info = Vec::with_capacity(512);

@@ -9,7 +9,7 @@ use super::shared::ControlMsg;
 use super::Shard;
 use crate::io::Backend;
 use crate::proto::errors::close_reason;
-use crate::proto::info::{ClientFields, InfoKind};
+use crate::proto::info::InfoKind;
 use crate::proto::parser::ParserLimits;
 
 /// nats-server sleeps at most one second between two lame-duck closes.
@@ -105,14 +105,7 @@ impl<B: Backend> Shard<B> {
             .conns
             .iter()
             .filter(|(_, conn)| conn.is_open())
-            .map(|(_, conn)| {
-                let client = ClientFields {
-                    client_id: conn.cid,
-                    client_ip: conn.peer.ip(),
-                    payload_max: conn.parser.limits().payload_bytes_max as u32,
-                };
-                (conn.id, client)
-            })
+            .map(|(_, conn)| (conn.id, conn.info_fields()))
             .collect();
         for (id, client) in &ids {
             let mut info = Vec::with_capacity(512);

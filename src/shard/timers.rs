@@ -1,5 +1,6 @@
 //! Housekeeping timers: the ping timer per connection (nats-server's
-//! `processPingTimer`) and the write deadline of stalled sends.
+//! `processPingTimer`), the write deadline of stalled sends, and the authentication
+//! deadlines (`auth_timeout`, an expiring user JWT).
 //!
 //! One sweep over the shard's connections runs at most every
 //! `HOUSEKEEPING_INTERVAL_MAX` and at the earliest deadline; at 64 Ki connections a sweep
@@ -7,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::auth::{auth_due, AuthLapse};
 use super::{Shard, HOUSEKEEPING_INTERVAL_MAX};
 use crate::conn::ConnId;
 use crate::io::Backend;
@@ -40,9 +42,18 @@ impl<B: Backend> Shard<B> {
         let mut next = now + HOUSEKEEPING_INTERVAL_MAX;
         let mut due: Vec<(ConnId, PingAction)> = Vec::new();
         let mut stalled: Vec<ConnId> = Vec::new();
+        let mut auth_lapsed: Vec<(ConnId, AuthLapse)> = Vec::new();
         for (_, conn) in self.conns.iter_mut() {
             if !conn.is_open() {
                 continue;
+            }
+            match auth_due(conn, now) {
+                Err(lapse) => {
+                    auth_lapsed.push((conn.id, lapse));
+                    continue;
+                }
+                Ok(Some(due)) => next = next.min(due),
+                Ok(None) => {}
             }
             if let Some(started) = conn.out.send_started() {
                 if now.duration_since(started) >= write_deadline {
@@ -80,10 +91,10 @@ impl<B: Backend> Shard<B> {
         if let Some(close_at) = self.lame_duck_tick(now) {
             next = next.min(close_at);
         }
-        if let Some(deadline) = self.expire_auth_timeouts(now) {
-            next = next.min(deadline);
-        }
         self.next_housekeeping = next;
+        for (id, lapse) in auth_lapsed {
+            self.close_for_auth(id, lapse);
+        }
         for id in stalled {
             self.slow_consumer(id, close_reason::SLOW_CONSUMER_WRITE_DEADLINE);
         }

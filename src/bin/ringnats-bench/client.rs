@@ -49,11 +49,7 @@ async fn connect(args: &Args, name: String) -> io::Result<Client> {
 }
 
 async fn pubsub(args: &Args) -> io::Result<Report> {
-    let (delivery, subscribers) = match args.mode {
-        Mode::Publish => (Delivery::None, 0),
-        Mode::PubSub => (Delivery::EverySubscriber, args.subscribers),
-        _ => (Delivery::OneMember, args.subscribers),
-    };
+    let (delivery, subscribers) = Delivery::for_run(args);
     let state = RunState::new(subscribers, args.publishers, delivery);
     let mut subscriptions = Vec::new();
     for index in 0..subscribers {

@@ -25,6 +25,18 @@ pub enum Delivery {
     OneMember,
 }
 
+impl Delivery {
+    /// How a pub, pub/sub or queue run counts deliveries, and how many subscribers it
+    /// starts.
+    pub fn for_run(args: &crate::args::Args) -> (Delivery, usize) {
+        match args.mode {
+            crate::args::Mode::Publish => (Delivery::None, 0),
+            crate::args::Mode::PubSub => (Delivery::EverySubscriber, args.subscribers),
+            _ => (Delivery::OneMember, args.subscribers),
+        }
+    }
+}
+
 /// Shared state of one run.
 pub struct RunState {
     /// Messages written by all publishers (requests, in request mode).

@@ -45,11 +45,7 @@ struct WorkerResult {
 }
 
 pub fn run(args: &Args) -> io::Result<Report> {
-    let (delivery, subscribers) = match args.mode {
-        Mode::Publish => (Delivery::None, 0),
-        Mode::PubSub => (Delivery::EverySubscriber, args.subscribers),
-        _ => (Delivery::OneMember, args.subscribers),
-    };
+    let (delivery, subscribers) = Delivery::for_run(args);
     let state = RunState::new(subscribers, args.publishers, delivery);
     let sub_line = match args.mode {
         Mode::Queue => format!("SUB {} {} 1\r\n", args.subject, args.queue_group),
