@@ -92,7 +92,7 @@ fn check_service_import<'a>(
     Box::pin(async move {
         let responder = connect(server, "a").await;
         let mut requests = responder.subscribe("help.>").await.expect("subscribe");
-        responder.flush().await.expect("flush");
+        common::round_trip(&responder).await;
         let answering = {
             let responder = responder.clone();
             tokio::spawn(async move {
@@ -147,7 +147,7 @@ fn check_stream_import_order<'a>(
             .subscribe("fromA.events.>")
             .await
             .expect("subscribe");
-        subscriber.flush().await.expect("flush");
+        common::round_trip(&subscriber).await;
         let publisher = connect_apart(server, || user("a"), &subscriber).await;
         for index in 0..STREAM_MESSAGES {
             publisher
@@ -205,7 +205,7 @@ fn check_connect_advisory<'a>(
             .subscribe("$SYS.ACCOUNT.A.CONNECT")
             .await
             .expect("subscribe");
-        system.flush().await.expect("flush");
+        common::round_trip(&system).await;
         let _client = connect(server, "a").await;
         let message = tokio::time::timeout(EVENT_WAIT_MAX, advisories.next())
             .await

@@ -108,7 +108,7 @@ fn pub_sub_wildcards_and_order_across_shards() {
             let exact = client.subscribe("orders.eu.created").await.unwrap();
             let star = client.subscribe("orders.*.created").await.unwrap();
             let tail = client.subscribe("orders.>").await.unwrap();
-            client.flush().await.unwrap();
+            common::round_trip(&client).await;
             subscribers.push((client, exact, star, tail));
         }
         let publisher = async_nats::connect(url(&server)).await.unwrap();
@@ -155,7 +155,7 @@ fn queue_group_spread_over_shards_gets_each_message_once() {
                 .queue_subscribe("work", "workers".into())
                 .await
                 .unwrap();
-            client.flush().await.unwrap();
+            common::round_trip(&client).await;
             members.push((client, sub));
         }
         let publisher = async_nats::connect(url(&server)).await.unwrap();
@@ -231,6 +231,73 @@ fn subscribe_then_flush_always_delivers_and_never_false_no_responders() {
     });
 }
 
+/// The subscribe barrier in nats-server's own terms: "SUB, PING, wait for PONG, then
+/// publish from another connection" always delivers, whichever shards the two
+/// connections landed on. Each round's subscriber is a fresh connection (the kernel
+/// spreads them over both shards) and stays open, so the per-shard connection counts
+/// tell which shard it got; the test checks that both the same-shard and the
+/// cross-shard case ran many times.
+#[test]
+fn sub_ping_pong_barrier_delivers_across_shards_every_round() {
+    const ROUNDS: usize = 400;
+    let server = start(2, |_| {});
+    let per_shard = |server: &RunningServer| -> Vec<u64> {
+        let stats = &server.shared().stats;
+        stats
+            .iter()
+            .map(|s| s.connections.load(Ordering::Relaxed))
+            .collect()
+    };
+    let before = per_shard(&server);
+    let mut publisher = raw(&server, "CONNECT {\"verbose\":false}\r\nPING\r\n");
+    let (pong, _) = read_until(&mut publisher, b"PONG\r\n", Duration::from_secs(5));
+    assert!(contains(&pong, b"PONG\r\n"));
+    let publisher_shard = shard_that_grew(&before, &per_shard(&server));
+    let mut subscribers = Vec::with_capacity(ROUNDS);
+    let mut cross_shard_rounds = 0;
+    for round in 0..ROUNDS {
+        let before = per_shard(&server);
+        let mut subscriber = raw(
+            &server,
+            &format!("CONNECT {{\"verbose\":false}}\r\nSUB barrier.{round} 1\r\nPING\r\n"),
+        );
+        let (pong, _) = read_until(&mut subscriber, b"PONG\r\n", Duration::from_secs(5));
+        assert!(contains(&pong, b"PONG\r\n"), "round {round}: no PONG");
+        if shard_that_grew(&before, &per_shard(&server)) != publisher_shard {
+            cross_shard_rounds += 1;
+        }
+        publisher
+            .write_all(format!("PUB barrier.{round} 2\r\nhi\r\n").as_bytes())
+            .unwrap();
+        let expected = format!("MSG barrier.{round} 1 2\r\nhi\r\n");
+        let (seen, _) = read_until(&mut subscriber, expected.as_bytes(), Duration::from_secs(5));
+        assert!(
+            contains(&seen, expected.as_bytes()),
+            "round {round}: a publish after the subscriber's PONG was not delivered: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        subscribers.push(subscriber);
+    }
+    let same_shard_rounds = ROUNDS - cross_shard_rounds;
+    assert!(
+        cross_shard_rounds >= ROUNDS / 10 && same_shard_rounds >= ROUNDS / 10,
+        "both cases covered: {cross_shard_rounds} cross-shard, {same_shard_rounds} same-shard"
+    );
+}
+
+/// The index of the one shard whose connection count went up.
+fn shard_that_grew(before: &[u64], after: &[u64]) -> usize {
+    let grown: Vec<usize> = (0..before.len())
+        .filter(|&i| after[i] > before[i])
+        .collect();
+    assert_eq!(
+        grown.len(),
+        1,
+        "one new connection: {before:?} -> {after:?}"
+    );
+    grown[0]
+}
+
 #[test]
 fn no_responders_headers_and_unsubscribe_after() {
     let server = start(2, |_| {});
@@ -246,7 +313,7 @@ fn no_responders_headers_and_unsubscribe_after() {
         let mut sub = other.subscribe("h").await.unwrap();
         let mut limited = other.subscribe("limited").await.unwrap();
         limited.unsubscribe_after(3).await.unwrap();
-        other.flush().await.unwrap();
+        common::round_trip(&other).await;
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("X-Test", "yes");
         client

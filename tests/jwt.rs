@@ -104,8 +104,8 @@ fn creds_check(kind: ServerKind) {
         let b = connect(b_creds).await;
         let mut a_sub = a.subscribe("jwt.check").await.expect("subscribe");
         let mut b_sub = b.subscribe("jwt.check").await.expect("subscribe");
-        a.flush().await.expect("flush");
-        b.flush().await.expect("flush");
+        common::round_trip(&a).await;
+        common::round_trip(&b).await;
         a.publish("jwt.check", "in a".into())
             .await
             .expect("publish");

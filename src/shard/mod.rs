@@ -119,6 +119,8 @@ pub struct Shard<B: Backend> {
     probes: Vec<(u64, ConnId, usize)>,
     /// The next probe token.
     next_probe_token: u64,
+    /// Probes received from peers this turn, answered next turn: (peer, token).
+    probe_acks_deferred: Vec<(usize, u64)>,
     /// Connections holding replies until the barrier passes.
     barrier_waiters: Vec<ConnId>,
     /// Per-turn scratch (publish destinations), reset every turn.
@@ -186,6 +188,7 @@ impl<B: Backend> Shard<B> {
             interest_waiters: Vec::new(),
             probes: Vec::new(),
             next_probe_token: 1,
+            probe_acks_deferred: Vec::new(),
             barrier_waiters: Vec::new(),
             arena: Bump::with_capacity(64 * 1024),
             turn_stats: TurnStats::default(),
@@ -245,7 +248,11 @@ impl<B: Backend> Shard<B> {
                 .iter()
                 .flatten()
                 .any(|outbox| outbox.has_uncommitted());
-        if inbound_waiting || unflushed || !self.interest_waiters.is_empty() {
+        if inbound_waiting
+            || unflushed
+            || !self.interest_waiters.is_empty()
+            || !self.probe_acks_deferred.is_empty()
+        {
             return Duration::ZERO;
         }
         let timer = self
@@ -559,6 +566,9 @@ impl<B: Backend> Shard<B> {
 
     /// Takes everything the peers sent, within a per-ring batch bound.
     fn drain_inbound(&mut self) {
+        // Probes that arrived last turn are answered now, after this turn's wait reaped
+        // and handled every completion the kernel had ready: see `answer_probes`.
+        self.answer_probes();
         let mut inboxes = std::mem::take(&mut self.links.inboxes);
         for (peer, inbox) in inboxes.iter_mut().enumerate() {
             let Some(inbox) = inbox else { continue };
@@ -602,16 +612,29 @@ impl<B: Backend> Shard<B> {
                 self.interest_applied[peer] += 1;
                 self.acks_owed[peer] = self.acks_owed[peer].max(seq);
             }
-            ShardMsg::Probe { token } => {
-                if let Some(outbox) = self.links.outboxes[peer].as_mut() {
-                    outbox.send(ShardMsg::ProbeAck { token });
-                }
-            }
+            ShardMsg::Probe { token } => self.probe_acks_deferred.push((peer, token)),
             ShardMsg::ProbeAck { token } => self.probe_answered(token),
             ShardMsg::InterestAck { seq } => {
                 crate::debug!("shard {} got ack {seq} from shard {peer}", self.id);
                 self.peer_acked[peer] = self.peer_acked[peer].max(seq);
                 self.release_barrier_waiters();
+            }
+        }
+    }
+
+    /// Answers the probes received in the previous turn.
+    ///
+    /// A probe asks "have you handled the io you had received when I asked?". Bytes that
+    /// reached one of our sockets before the probe was sent are not yet a completion in
+    /// the turn that drains the probe: io_uring posts a receive only when the loop next
+    /// enters the kernel (deferred task work), and epoll reports readiness only at the
+    /// next `epoll_wait`. So a probe is answered one turn later, after a wait (with a
+    /// zero timeout, see `wait_timeout`) has reaped those receives and their ops were
+    /// handled; interest changes they caused sit in the ring ahead of the answer.
+    fn answer_probes(&mut self) {
+        for (peer, token) in std::mem::take(&mut self.probe_acks_deferred) {
+            if let Some(outbox) = self.links.outboxes[peer].as_mut() {
+                outbox.send(ShardMsg::ProbeAck { token });
             }
         }
     }

@@ -821,6 +821,32 @@ pub fn read_stream_until(
     (seen, false)
 }
 
+/// Subjects for [`round_trip`], unique per call in the process.
+static ROUND_TRIPS: AtomicU64 = AtomicU64::new(0);
+
+/// A real round trip through the server on `client`'s connection, as nats.go's `Flush`
+/// (PING, wait for PONG) gives: async-nats's `flush()` only writes the client's buffer
+/// to the socket and proves nothing about what the server has parsed, so "subscribe,
+/// flush, publish from another connection" races the server's read of the subscriber's
+/// socket, on nats-server as on ringnats. A request that nobody answers comes back as a
+/// 503 only after the server handled everything the connection sent before it, and in
+/// ringnats only after every shard applied the interest those ops changed (the
+/// subscribe barrier holds the connection's replies until then).
+pub async fn round_trip(client: &async_nats::Client) {
+    let n = ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
+    let subject = format!("ringnats.test.round_trip.{}.{n}", std::process::id());
+    let answer = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.request(subject, Default::default()),
+    )
+    .await
+    .expect("a round trip through the server in time");
+    match answer {
+        Err(error) if error.kind() == async_nats::RequestErrorKind::NoResponders => {}
+        other => panic!("round trip: expected no responders, got {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
