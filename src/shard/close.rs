@@ -32,7 +32,11 @@ impl<B: Backend> Shard<B> {
         }
         let fd = conn.fd;
         let idle = !conn.out.wants_send() && !conn.out.send_in_flight();
+        let gate_closed = conn.stall_gate.is_some();
         let subscriptions: Vec<_> = conn.subs.values().cloned().collect();
+        if gate_closed {
+            self.open_stall_gate(id); // publishers waiting for it go on
+        }
         self.remember_closed(id);
         self.leave_account(id);
         for subscription in subscriptions {
@@ -69,17 +73,27 @@ impl<B: Backend> Shard<B> {
     /// Closes a subscriber whose pending output or stalled send crossed a limit, and
     /// counts it, as nats-server does (no `-ERR`, no flush).
     pub(super) fn slow_consumer(&mut self, id: ConnId, reason: &'static str) {
+        let config = self.config.clone();
         let Some(conn) = self.conn_mut(id) else {
             return;
         };
         if !conn.is_open() {
             return;
         }
-        crate::warn!(
-            "{} - cid:{} - Slow Consumer Detected: {}",
+        // nats-server's notices (`queueOutbound`, `handleWriteTimeout`).
+        let detail = if reason == crate::proto::errors::close_reason::SLOW_CONSUMER_WRITE_DEADLINE {
+            format!(
+                "WriteDeadline of {} exceeded with 1 chunks of {} total bytes.",
+                crate::config::file::go_duration_text(config.write_deadline),
+                conn.out.pending_bytes()
+            )
+        } else {
+            format!("MaxPending of {} Exceeded", config.pending_bytes_max)
+        };
+        crate::info!(
+            "{} - cid:{} - Slow Consumer Detected: {detail}",
             conn.peer,
-            conn.cid,
-            reason
+            conn.cid
         );
         let account = conn.account;
         self.shared.stats[self.id]
