@@ -19,6 +19,7 @@
 //!                JWTs), compiled permissions, the account table with imports/exports
 //!   shard/auth.rs, imports.rs, system.rs   authentication, cross-account delivery and
 //!                the system account on the data path
+//!   shard/stall.rs   fast-producer stalls: slow subscribers slow their publishers
 //!   workers.rs   auth workers (bcrypt off the shards) and the $SYS responder thread
 //!   monitor/     HTTP endpoints, $SYS answers and client advisories, /metrics
 //!   log.rs       nats-server's log format
@@ -45,6 +46,13 @@
 //!   a shard; bcrypt goes to the auth workers while the connection's input is paused.
 //! - Messages from one publisher to one subscriber keep their order: one FIFO ring per
 //!   shard pair, and one ordered outbound queue per connection.
+//! - Architecture Invariant: a fast publisher is slowed, not its subscribers dropped. A
+//!   client publish that reaches a subscriber over three quarters of `max_pending`
+//!   parks the publisher's input (never a loop) on the publisher's own shard, until
+//!   the subscriber catches up or for at most 10 ms per read (`shard::stall`); only a
+//!   subscriber that is still taking bytes stalls anyone, so a stuck one is closed at
+//!   its limit and costs its publishers at most `STALL_PROGRESS_WINDOW`. The bytes in
+//!   flight between two shards are bounded by an eighth of `max_pending`.
 
 pub mod auth;
 pub mod config;

@@ -32,8 +32,20 @@ pub fn plan(old: &Config, new: &Config) -> Result<Vec<String>, ReloadRefused> {
     let mut changes = value_changes(&options_before_auth(old), &options_before_auth(new));
     changes.extend(auth_changes(&old.auth, &new.auth));
     changes.extend(value_changes(
-        &options_after_auth(old),
-        &options_after_auth(new),
+        &limits_after_auth(old),
+        &limits_after_auth(new),
+    ));
+    if old.no_fast_producer_stall != new.no_fast_producer_stall {
+        let not = if new.no_fast_producer_stall {
+            "not "
+        } else {
+            ""
+        };
+        changes.push(format!("fast producers will {not}be stalled"));
+    }
+    changes.extend(value_changes(
+        &paths_after_auth(old),
+        &paths_after_auth(new),
     ));
     Ok(changes)
 }
@@ -62,14 +74,9 @@ fn options_before_auth(config: &Config) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// The reloadable options nats-server keeps after its auth options (`max_pending` is
-/// ringnats' own).
-fn options_after_auth(config: &Config) -> Vec<(&'static str, String)> {
-    let path = |path: &Option<std::path::PathBuf>| {
-        path.as_ref()
-            .map(|path| path.display().to_string())
-            .unwrap_or_default()
-    };
+/// The reloadable limits nats-server keeps after its auth options (`max_pending` is
+/// ringnats' own); `no_fast_producer_stall` follows them.
+fn limits_after_auth(config: &Config) -> Vec<(&'static str, String)> {
     vec![
         ("ping_interval", go_duration_text(config.ping_interval)),
         ("ping_max", config.pings_outstanding_max.to_string()),
@@ -83,6 +90,17 @@ fn options_after_auth(config: &Config) -> Vec<(&'static str, String)> {
         ),
         ("max_payload", config.payload_bytes_max.to_string()),
         ("max_pending", config.pending_bytes_max.to_string()),
+    ]
+}
+
+/// The reloadable file paths and timers after `no_fast_producer_stall`.
+fn paths_after_auth(config: &Config) -> Vec<(&'static str, String)> {
+    let path = |path: &Option<std::path::PathBuf>| {
+        path.as_ref()
+            .map(|path| path.display().to_string())
+            .unwrap_or_default()
+    };
+    vec![
         ("pid_file", path(&config.pid_file)),
         ("ports_file_dir", path(&config.ports_file_dir)),
         ("log_file", path(&config.log.file)),
@@ -233,6 +251,28 @@ mod tests {
     }
 
     // Each case below was checked against a reload of the nats-server 2.15.1 binary.
+    #[test]
+    fn the_fast_producer_stall_switch_reloads_in_nats_server_words() {
+        let old = Config::default();
+        let mut new = old.clone();
+        new.no_fast_producer_stall = true;
+        new.pending_bytes_max = 1 << 20;
+        new.write_deadline = Duration::from_secs(3);
+        assert_eq!(
+            plan(&old, &new).unwrap(),
+            vec![
+                "authorization users",
+                "accounts",
+                "max_pending = 1048576",
+                "fast producers will not be stalled",
+                "write_deadline = 3s",
+            ]
+        );
+        assert!(plan(&new, &old)
+            .unwrap()
+            .contains(&"fast producers will be stalled".to_string()));
+    }
+
     #[test]
     fn auth_changes_print_as_nats_server_prints_them() {
         let mut old = Config::default();

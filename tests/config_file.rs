@@ -87,6 +87,9 @@ fn keys_map_onto_config_fields() {
             c.write_deadline == Duration::from_millis(250)
         }),
         ("no_header_support = true", |c| c.no_header_support),
+        ("no_fast_producer_stall = true", |c| {
+            c.no_fast_producer_stall
+        }),
         ("no_sublist_cache = true", |c| c.no_sublist_cache),
         ("debug = true\ntrace_verbose = true", |c| {
             c.log.debug && c.log.trace && c.log.trace_verbose

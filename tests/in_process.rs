@@ -10,66 +10,10 @@ use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::in_process::{
+    connections_per_shard, contains, raw, read_until, shard_that_grew, start, url,
+};
 use futures::StreamExt;
-use ringnats::config::Config;
-use ringnats::server::{self, RunningServer};
-
-fn start(threads: usize, adjust: impl FnOnce(&mut Config)) -> RunningServer {
-    // RINGNATS_TEST_DEBUG=1 shows the servers' debug and trace lines on stderr.
-    if std::env::var("RINGNATS_TEST_DEBUG").is_ok() {
-        let log = ringnats::config::LogConfig {
-            debug: true,
-            trace: std::env::var("RINGNATS_TEST_DEBUG").is_ok_and(|v| v == "trace"),
-            ..Default::default()
-        };
-        ringnats::log::init(&log).unwrap();
-    }
-    let mut config = Config {
-        host: "127.0.0.1".into(),
-        port: -1,
-        threads: Some(threads),
-        ..Config::default()
-    };
-    // RINGNATS_TEST_IO_BACKEND=io_uring|epoll|auto runs the suite on one backend.
-    if let Some(backend) = std::env::var("RINGNATS_TEST_IO_BACKEND")
-        .ok()
-        .filter(|value| !value.is_empty())
-    {
-        config.io_backend = backend
-            .parse()
-            .expect("RINGNATS_TEST_IO_BACKEND is auto, io_uring or epoll");
-    }
-    adjust(&mut config);
-    server::start(config).expect("server starts")
-}
-
-fn url(server: &RunningServer) -> String {
-    format!("nats://127.0.0.1:{}", server.port())
-}
-
-/// Reads until `needle` shows up, EOF, or the deadline; returns everything read.
-fn read_until(stream: &mut TcpStream, needle: &[u8], limit: Duration) -> (Vec<u8>, bool) {
-    common::read_stream_until(stream, limit, |seen| {
-        !needle.is_empty() && contains(seen, needle)
-    })
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn raw(server: &RunningServer, connect: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
-    stream.set_nodelay(true).unwrap();
-    let (info, _) = read_until(&mut stream, b"\r\n", Duration::from_secs(5));
-    assert!(
-        info.starts_with(b"INFO {"),
-        "got {:?}",
-        String::from_utf8_lossy(&info)
-    );
-    stream.write_all(connect.as_bytes()).unwrap();
-    stream
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -84,12 +28,7 @@ fn connections_spread_over_both_shards() {
     let server = start(2, |_| {});
     let streams: Vec<_> = (0..24).map(|_| raw(&server, "CONNECT {}\r\n")).collect();
     std::thread::sleep(Duration::from_millis(200));
-    let per_shard: Vec<u64> = server
-        .shared()
-        .stats
-        .iter()
-        .map(|s| s.connections.load(Ordering::Relaxed))
-        .collect();
+    let per_shard = connections_per_shard(&server);
     assert_eq!(per_shard.iter().sum::<u64>(), 24, "{per_shard:?}");
     assert!(
         per_shard.iter().all(|&n| n > 0),
@@ -241,13 +180,7 @@ fn subscribe_then_flush_always_delivers_and_never_false_no_responders() {
 fn sub_ping_pong_barrier_delivers_across_shards_every_round() {
     const ROUNDS: usize = 400;
     let server = start(2, |_| {});
-    let per_shard = |server: &RunningServer| -> Vec<u64> {
-        let stats = &server.shared().stats;
-        stats
-            .iter()
-            .map(|s| s.connections.load(Ordering::Relaxed))
-            .collect()
-    };
+    let per_shard = connections_per_shard;
     let before = per_shard(&server);
     let mut publisher = raw(&server, "CONNECT {\"verbose\":false}\r\nPING\r\n");
     let (pong, _) = read_until(&mut publisher, b"PONG\r\n", Duration::from_secs(5));
@@ -283,19 +216,6 @@ fn sub_ping_pong_barrier_delivers_across_shards_every_round() {
         cross_shard_rounds >= ROUNDS / 10 && same_shard_rounds >= ROUNDS / 10,
         "both cases covered: {cross_shard_rounds} cross-shard, {same_shard_rounds} same-shard"
     );
-}
-
-/// The index of the one shard whose connection count went up.
-fn shard_that_grew(before: &[u64], after: &[u64]) -> usize {
-    let grown: Vec<usize> = (0..before.len())
-        .filter(|&i| after[i] > before[i])
-        .collect();
-    assert_eq!(
-        grown.len(),
-        1,
-        "one new connection: {before:?} -> {after:?}"
-    );
-    grown[0]
 }
 
 #[test]

@@ -70,6 +70,7 @@ fn apply_server_key(loader: &mut Loader, key: &str, item: &Item) -> Result<bool,
         "pidfile" | "pid_file" => config.pid_file = non_empty(string(item)?).map(PathBuf::from),
         "ports_file_dir" => config.ports_file_dir = non_empty(string(item)?).map(PathBuf::from),
         "no_header_support" => config.no_header_support = boolean(item)?,
+        "no_fast_producer_stall" => config.no_fast_producer_stall = boolean(item)?,
         "disable_sublist_cache" | "no_sublist_cache" => config.no_sublist_cache = boolean(item)?,
         "http_base_path" => config.http_base_path = string(item)?.to_string(),
         "http" => {
@@ -228,7 +229,7 @@ fn refuse_missing_feature(key: &str, item: &Item) -> Result<(), KeyError> {
 /// The rest of nats-server's keys, by the value that leaves each one off.
 fn refuse_other_known_key(key: &str, item: &Item) -> Result<(), KeyError> {
     let off = match key {
-        "trace_headers" | "proxy_protocol" | "allow_non_tls" | "no_fast_producer_stall" => {
+        "trace_headers" | "proxy_protocol" | "allow_non_tls" => {
             matches!(item.value, Value::Bool(false))
         }
         "prof_port"

@@ -158,6 +158,9 @@ pub struct Config {
     pub auth: crate::auth::AuthConfig,
     /// `no_header_support`: turn off headers in INFO.
     pub no_header_support: bool,
+    /// `no_fast_producer_stall`: drop messages for a subscriber that fell behind
+    /// instead of stalling its publishers (see `shard::stall`).
+    pub no_fast_producer_stall: bool,
     /// `max_closed_clients`: closed connections remembered for `/connz?state=closed`.
     pub closed_clients_max: u32,
     /// Logging.
@@ -210,6 +213,7 @@ impl Default for Config {
             auth_timeout: DEFAULT_AUTH_TIMEOUT,
             auth: crate::auth::AuthConfig::default(),
             no_header_support: false,
+            no_fast_producer_stall: false,
             closed_clients_max: DEFAULT_CLOSED_CLIENTS_MAX,
             log: LogConfig::default(),
             pid_file: None,

@@ -123,6 +123,9 @@ pub struct ConnStats {
     pub out_msgs: u64,
     /// Payload bytes delivered to this client.
     pub out_bytes: u64,
+    /// Times a publisher was stalled because this client fell behind (nats-server
+    /// counts stalls on the slow consumer, `/connz` `stalls`).
+    pub stalls: u64,
 }
 
 /// One client connection.
@@ -210,6 +213,17 @@ pub struct Conn {
     pub rtt: std::time::Duration,
     /// When the PING awaiting its PONG was sent.
     pub ping_sent_at: Option<Instant>,
+    /// As a subscriber: its stall gate, closed (`Some`) while its pending output is
+    /// above three quarters of `max_pending` (see `shard::stall`).
+    pub stall_gate: Option<Box<crate::shard::stall::StallGate>>,
+    /// As a publisher: since when its input is parked by a fast-producer stall; while
+    /// set, no op is parsed and no receive is armed.
+    pub stall_started: Option<Instant>,
+    /// As a publisher: time stalled during the current read of its socket.
+    pub stall_in_read: std::time::Duration,
+    /// As a publisher: the other shard's gate that stalled it last (it stalls again on
+    /// sends there while that gate stays closed).
+    pub remote_gate: Option<crate::shard::stall::GateId>,
 }
 
 impl Conn {

@@ -72,8 +72,9 @@ impl Outbound {
         Some((rest.as_ptr(), rest.len()))
     }
 
-    /// Records a completed send of `n` bytes.
-    pub fn sent(&mut self, n: usize) {
+    /// Records a completed send of `n` bytes; true when the kernel took everything the
+    /// send offered (nats-server's `n == attempted`).
+    pub fn sent(&mut self, n: usize) -> bool {
         assert!(
             self.send_started.is_some(),
             "send completion without a send"
@@ -84,14 +85,16 @@ impl Outbound {
         );
         self.send_started = None;
         self.sent += n;
-        if self.sent == self.in_flight.len() {
-            self.sent = 0;
-            if self.in_flight.capacity() > OUTBOUND_RETAINED_BYTES_MAX {
-                self.in_flight = Vec::new();
-            } else {
-                self.in_flight.clear();
-            }
+        if self.sent < self.in_flight.len() {
+            return false;
         }
+        self.sent = 0;
+        if self.in_flight.capacity() > OUTBOUND_RETAINED_BYTES_MAX {
+            self.in_flight = Vec::new();
+        } else {
+            self.in_flight.clear();
+        }
+        true
     }
 
     /// Records a failed send; the connection is being closed.

@@ -57,6 +57,8 @@ struct ConnInfo {
     out_msgs: u64,
     in_bytes: u64,
     out_bytes: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    stalls: u64,
     subscriptions: u64,
     #[serde(skip_serializing_if = "str::is_empty")]
     name: String,
@@ -478,6 +480,7 @@ fn render(conn: &ConnSnapshot, subs: SubsWanted, auth: bool, now: SystemTime) ->
         out_msgs: conn.stats.out_msgs,
         in_bytes: conn.stats.in_bytes,
         out_bytes: conn.stats.out_bytes,
+        stalls: conn.stats.stalls,
         subscriptions: conn.subscription_count,
         name: conn.name.clone(),
         lang: conn.lang.clone(),

@@ -53,6 +53,18 @@ const SHARD_SERIES: &[(&str, &str, &str, Counter)] = &[
         |s| &s.slow_consumers,
     ),
     (
+        "stalled_producers_total",
+        "counter",
+        "Publishers stalled because a subscriber fell behind (varz stalled_clients).",
+        |s| &s.stalled_clients,
+    ),
+    (
+        "stall_drops_total",
+        "counter",
+        "Messages dropped for subscribers behind a closed stall gate (no_fast_producer_stall).",
+        |s| &s.stall_drops,
+    ),
+    (
         "stale_connections_total",
         "counter",
         "Clients closed as stale (no PONG).",

@@ -129,6 +129,7 @@ pub struct Totals {
     pub connections: u64,
     pub total_connections: u64,
     pub subscriptions: u64,
+    pub stalled_clients: u64,
 }
 
 impl Totals {
@@ -145,6 +146,7 @@ impl Totals {
             connections: sum(|stats| &stats.connections),
             total_connections: sum(|stats| &stats.total_connections),
             subscriptions: sum(|stats| &stats.subscriptions),
+            stalled_clients: sum(|stats| &stats.stalled_clients),
         }
     }
 }
@@ -225,7 +227,7 @@ pub fn build(context: &MonitorContext) -> Varz {
         out_client_bytes: totals.out_bytes,
         slow_consumers: totals.slow_consumers,
         stale_connections: totals.stale_connections,
-        stalled_clients: 0,
+        stalled_clients: totals.stalled_clients,
         subscriptions: totals.subscriptions,
         http_req_stats: context.request_counts(),
         config_load_time: rfc3339_nanos(context.start),

@@ -22,6 +22,9 @@ pub struct Envelope {
     /// Queue groups the publishing shard chose this shard for: deliver to one member
     /// of each.
     pub queues: Vec<Box<[u8]>>,
+    /// The client that published it, on the sending shard (`None`: the server), so a
+    /// subscriber that fell behind can stall it.
+    pub origin: Option<crate::conn::ConnId>,
 }
 
 const ABSENT: u32 = u32::MAX;
@@ -52,6 +55,7 @@ impl Envelope {
             account: 0,
             plain: false,
             queues: Vec::new(),
+            origin: None,
         }
     }
 
@@ -80,6 +84,12 @@ impl Envelope {
         (self.headers_len != ABSENT).then(|| &self.bytes[start..start + self.headers_len as usize])
     }
 
+    /// Bytes the envelope carries (subject, reply, headers and payload), as the mesh
+    /// counts what is in flight between two shards.
+    pub fn size(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// The payload.
     pub fn payload(&self) -> &[u8] {
         let start = self.subject_len as usize
@@ -98,6 +108,18 @@ impl Envelope {
             account: self.account,
             plain: false,
             queues: Vec::new(),
+            origin: self.origin,
+        }
+    }
+}
+
+impl ShardMsg {
+    /// Message bytes this carries, for the mesh's in-flight bound (control messages
+    /// count as nothing).
+    pub fn size(&self) -> usize {
+        match self {
+            ShardMsg::Deliver(envelope) => envelope.size(),
+            _ => 0,
         }
     }
 }
@@ -137,6 +159,19 @@ pub enum ShardMsg {
     ProbeAck {
         /// The probe's token.
         token: u64,
+    },
+    /// A subscriber of the sender fell behind: park this publisher of the receiver until
+    /// [`ShardMsg::StallRelease`], within its stall budget (see `shard::stall`).
+    Stall {
+        /// The publisher, on the receiving shard.
+        publisher: crate::conn::ConnId,
+        /// The subscriber, on the sending shard (names the gate).
+        subscriber: crate::conn::ConnId,
+    },
+    /// The sender's subscriber caught up: release the publishers parked for it.
+    StallRelease {
+        /// The subscriber, on the sending shard.
+        subscriber: crate::conn::ConnId,
     },
 }
 

@@ -4,11 +4,17 @@
 //! A producer commits its batch at the end of a loop turn and rings the peer's doorbell
 //! only when the ring went from empty to non-empty. When a ring is full the message
 //! waits in the outbox's overflow queue (FIFO after everything already queued, so order
-//! holds); the shard stops reading publishers while an overflow is above its bound.
+//! holds); the shard stops reading publishers while an overflow is above its bound, or
+//! while the message bytes the peer has not consumed yet are above the in-flight bound
+//! (the consumer adds what it drained to a shared counter once per drain). That byte
+//! bound keeps memory per shard pair bounded whatever the message size, and keeps the
+//! messages already on their way to a subscriber small next to the room its stall gate
+//! leaves (see `shard::stall`).
 
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::ring::{self, Consumer, Producer};
@@ -20,6 +26,21 @@ pub const RING_SLOTS: usize = 16 * 1024;
 /// Messages waiting in one outbox's overflow before the shard stops reading its
 /// publishers (backpressure at the source).
 pub const OVERFLOW_MESSAGES_MAX: usize = 64 * 1024;
+/// Upper bound of message bytes in flight from one shard to another (ring and overflow)
+/// before the shard stops reading its publishers; the server uses less when
+/// `max_pending` is small (see [`in_flight_bytes_max`]).
+pub const IN_FLIGHT_BYTES_MAX: u64 = 8 * 1024 * 1024;
+/// Lower bound of the in-flight bound, so tiny `max_pending` settings still move
+/// messages between shards in batches.
+pub const IN_FLIGHT_BYTES_MIN: u64 = 16 * 1024;
+
+/// The in-flight bound for a `max_pending`: an eighth of it, within
+/// [`IN_FLIGHT_BYTES_MIN`]..=[`IN_FLIGHT_BYTES_MAX`], so what is already on its way to a
+/// subscriber when its stall gate closes (at three quarters of `max_pending`) fits in
+/// the last quarter.
+pub fn in_flight_bytes_max(pending_bytes_max: u64) -> u64 {
+    (pending_bytes_max / 8).clamp(IN_FLIGHT_BYTES_MIN, IN_FLIGHT_BYTES_MAX)
+}
 
 /// A shard's doorbell: an eventfd its loop watches; peers write to wake it.
 #[derive(Debug)]
@@ -66,11 +87,16 @@ pub struct Outbox {
     doorbell: Arc<Doorbell>,
     /// Items pushed since the last commit.
     uncommitted: bool,
+    /// Message bytes ever queued to the peer.
+    sent_bytes: u64,
+    /// Message bytes the peer has drained (it adds to this once per drain).
+    consumed_bytes: Arc<AtomicU64>,
 }
 
 impl Outbox {
     /// Queues a message for the peer; it becomes visible at [`Outbox::flush`].
     pub fn send(&mut self, message: ShardMsg) {
+        self.sent_bytes += message.size() as u64;
         if !self.overflow.is_empty() {
             self.overflow.push_back(message);
             return;
@@ -110,6 +136,12 @@ impl Outbox {
     pub fn overflow_len(&self) -> usize {
         self.overflow.len()
     }
+
+    /// Message bytes queued to the peer that it has not drained yet.
+    pub fn bytes_in_flight(&self) -> u64 {
+        self.sent_bytes
+            .saturating_sub(self.consumed_bytes.load(Ordering::Acquire))
+    }
 }
 
 /// One shard's ends of the mesh.
@@ -122,6 +154,20 @@ pub struct ShardLinks {
     pub outboxes: Vec<Option<Outbox>>,
     /// Inbound rings indexed by peer shard; `None` at our own index.
     pub inboxes: Vec<Option<Consumer<ShardMsg>>>,
+    /// Per peer, the counter of message bytes we drained from its ring (its outbox
+    /// reads it); `None` at our own index.
+    pub inbox_consumed: Vec<Option<Arc<AtomicU64>>>,
+}
+
+impl ShardLinks {
+    /// Tells `peer` we drained `bytes` more of its messages.
+    pub fn consumed(&self, peer: usize, bytes: u64) {
+        if bytes > 0 {
+            if let Some(counter) = &self.inbox_consumed[peer] {
+                counter.fetch_add(bytes, Ordering::Release);
+            }
+        }
+    }
 }
 
 /// Builds the full mesh for `shards` shards.
@@ -135,6 +181,7 @@ pub fn build(shards: usize) -> io::Result<Vec<ShardLinks>> {
             doorbell: doorbells[shard].clone(),
             outboxes: (0..shards).map(|_| None).collect(),
             inboxes: (0..shards).map(|_| None).collect(),
+            inbox_consumed: (0..shards).map(|_| None).collect(),
         })
         .collect();
     for from in 0..shards {
@@ -143,13 +190,17 @@ pub fn build(shards: usize) -> io::Result<Vec<ShardLinks>> {
                 continue;
             }
             let (producer, consumer) = ring::channel(RING_SLOTS);
+            let consumed_bytes = Arc::new(AtomicU64::new(0));
             links[from].outboxes[to] = Some(Outbox {
                 producer,
                 overflow: VecDeque::new(),
                 doorbell: doorbells[to].clone(),
                 uncommitted: false,
+                sent_bytes: 0,
+                consumed_bytes: consumed_bytes.clone(),
             });
             links[to].inboxes[from] = Some(consumer);
+            links[to].inbox_consumed[from] = Some(consumed_bytes);
         }
     }
     Ok(links)

@@ -35,6 +35,9 @@ impl<B: Backend> Shard<B> {
         let Some(conn) = self.conn_mut(id) else {
             return;
         };
+        if conn.stall_started.is_some() {
+            return; // parked by a fast-producer stall; resumed when it ends
+        }
         let mut read = conn.read.take();
         while let Some(conn) = self.conn_mut(id).filter(|conn| conn.is_open()) {
             match conn.parser.parse(read.unparsed()) {
@@ -216,15 +219,21 @@ impl<B: Backend> Shard<B> {
             headers,
             payload,
         };
+        self.producer = super::stall::Producer::Local(id);
         self.publish(id, &message, route, answered_by_server);
-        if self
+        self.producer = super::stall::Producer::Server;
+        let stall_hit = self.stall_hit.take();
+        if !self
             .conns
             .get(id.index as usize)
             .is_some_and(|conn| conn.is_open())
         {
-            Next::Continue
-        } else {
-            Next::Stop
+            return Next::Stop;
+        }
+        match stall_hit {
+            // Parked: the op is consumed, the rest of the input waits for the stall.
+            Some(hit) if self.stall_local_producer(id, hit) => Next::Stop,
+            _ => Next::Continue,
         }
     }
 

@@ -18,6 +18,7 @@ mod imports;
 mod monitor;
 mod publish;
 pub mod shared;
+pub mod stall;
 mod system;
 mod timers;
 
@@ -35,7 +36,7 @@ use crate::conn::{Conn, ConnId, ConnState, Outbound, ReadBuffer};
 use crate::io::{Backend, Completion, OpKind, GENERATION_MASK};
 use crate::proto::connect::ClientOptions;
 use crate::proto::parser::{Parser, ParserLimits};
-use crate::router::mesh::{ShardLinks, OVERFLOW_MESSAGES_MAX};
+use crate::router::mesh::{in_flight_bytes_max, ShardLinks, OVERFLOW_MESSAGES_MAX};
 use crate::router::ShardMsg;
 use shared::{ControlMsg, Shared, TurnStats};
 
@@ -123,6 +124,17 @@ pub struct Shard<B: Backend> {
     probe_acks_deferred: Vec<(usize, u64)>,
     /// Connections holding replies until the barrier passes.
     barrier_waiters: Vec<ConnId>,
+    /// Who publishes the message being delivered now (stall decisions).
+    producer: stall::Producer,
+    /// The subscriber behind a closed stall gate that the delivery in progress reached.
+    stall_hit: Option<stall::StallHit>,
+    /// Publishers whose input is parked by a fast-producer stall.
+    stalled: Vec<stall::StalledProducer>,
+    /// Other shards' stall gates that stalled one of our publishers and have not
+    /// opened since (few: one per lagging subscriber elsewhere).
+    closed_remote_gates: Vec<stall::GateId>,
+    /// When the "Producer was stalled" warning was last logged.
+    stall_logged_at: Option<Instant>,
     /// Per-turn scratch (publish destinations), reset every turn.
     arena: Bump,
     /// Counters of this turn, published at its end.
@@ -190,6 +202,11 @@ impl<B: Backend> Shard<B> {
             next_probe_token: 1,
             probe_acks_deferred: Vec::new(),
             barrier_waiters: Vec::new(),
+            producer: stall::Producer::Server,
+            stall_hit: None,
+            stalled: Vec::new(),
+            closed_remote_gates: Vec::new(),
+            stall_logged_at: None,
             arena: Bump::with_capacity(64 * 1024),
             turn_stats: TurnStats::default(),
             random_state: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1),
@@ -218,6 +235,7 @@ impl<B: Backend> Shard<B> {
             self.drain_inbound();
             self.handle_control();
             self.resume_interest_waiters();
+            self.release_due_stalls(Instant::now());
             self.flush();
             let now = Instant::now();
             if now >= self.next_housekeeping {
@@ -248,16 +266,22 @@ impl<B: Backend> Shard<B> {
                 .iter()
                 .flatten()
                 .any(|outbox| outbox.has_uncommitted());
+        let gate_opened = self.stalled.iter().any(|stalled| stalled.gate_opened);
         if inbound_waiting
             || unflushed
+            || gate_opened
             || !self.interest_waiters.is_empty()
             || !self.probe_acks_deferred.is_empty()
         {
             return Duration::ZERO;
         }
-        let timer = self
-            .next_housekeeping
-            .saturating_duration_since(Instant::now())
+        let now = Instant::now();
+        let stall_ends = self.stalled.iter().map(|stalled| stalled.until).min();
+        let timer = stall_ends
+            .map_or(self.next_housekeeping, |end| {
+                end.min(self.next_housekeeping)
+            })
+            .saturating_duration_since(now)
             .min(HOUSEKEEPING_INTERVAL_MAX);
         let overflowing = self
             .links
@@ -265,7 +289,7 @@ impl<B: Backend> Shard<B> {
             .iter()
             .flatten()
             .any(|outbox| outbox.overflow_len() > 0);
-        if overflowing {
+        if overflowing || !self.paused.is_empty() {
             // A full ring drains as the peer works; retry soon without spinning.
             timer.min(OVERFLOW_RETRY_INTERVAL)
         } else {
@@ -417,6 +441,10 @@ impl<B: Backend> Shard<B> {
             close_reason: None,
             rtt: Duration::ZERO,
             ping_sent_at: None,
+            stall_gate: None,
+            stall_started: None,
+            stall_in_read: Duration::ZERO,
+            remote_gate: None,
             account: crate::auth::accounts::AccountId::GLOBAL,
             user: None,
             permissions: None,
@@ -441,6 +469,7 @@ impl<B: Backend> Shard<B> {
         };
         if conn.recv_in_flight
             || conn.recv_paused
+            || conn.stall_started.is_some()
             || !conn.is_open()
             || conn.state == ConnState::Authenticating
         {
@@ -477,6 +506,12 @@ impl<B: Backend> Shard<B> {
         }
         conn.read.filled(completion.result as usize);
         conn.last_activity = Instant::now();
+        if conn.stall_started.is_some() {
+            // A stall arrived from another shard while this receive was in flight: the
+            // bytes wait, parsed when the stall ends.
+            return;
+        }
+        self.reset_read_stall(id);
         self.process_input(id);
         if self
             .conn_mut(id)
@@ -508,11 +543,15 @@ impl<B: Backend> Shard<B> {
             }
             return;
         }
-        conn.out.sent(completion.result as usize);
+        let took_all = conn.out.sent(completion.result as usize);
+        let gate_closed = conn.stall_gate.is_some();
         if conn.out.wants_send() {
             self.mark_dirty(id);
         } else if matches!(conn.state, ConnState::Closing { flush: true }) {
             shutdown_socket(conn.fd);
+        }
+        if gate_closed {
+            self.check_stall_gate_after_send(id, took_all);
         }
     }
 
@@ -526,13 +565,13 @@ impl<B: Backend> Shard<B> {
         }
     }
 
-    /// True while an outbox overflow is over its bound: stop reading publishers.
+    /// True while an outbox is over its overflow or in-flight bound: stop reading
+    /// publishers.
     fn backpressured(&self) -> bool {
-        self.links
-            .outboxes
-            .iter()
-            .flatten()
-            .any(|outbox| outbox.overflow_len() > OVERFLOW_MESSAGES_MAX)
+        let bytes_max = in_flight_bytes_max(self.config.pending_bytes_max);
+        self.links.outboxes.iter().flatten().any(|outbox| {
+            outbox.overflow_len() > OVERFLOW_MESSAGES_MAX || outbox.bytes_in_flight() > bytes_max
+        })
     }
 
     /// End of turn: hand batches to peers, start one send per dirty connection.
@@ -574,9 +613,11 @@ impl<B: Backend> Shard<B> {
             let Some(inbox) = inbox else { continue };
             let mut messages = Vec::new();
             inbox.drain(INBOUND_BATCH_MAX, |message| messages.push(message));
+            let bytes: usize = messages.iter().map(ShardMsg::size).sum();
             for message in messages {
                 self.handle_peer_message(peer, message);
             }
+            self.links.consumed(peer, bytes as u64);
         }
         self.links.inboxes = inboxes;
         for peer in 0..self.acks_owed.len() {
@@ -591,7 +632,7 @@ impl<B: Backend> Shard<B> {
 
     fn handle_peer_message(&mut self, peer: usize, message: ShardMsg) {
         match message {
-            ShardMsg::Deliver(envelope) => self.deliver_envelope(&envelope),
+            ShardMsg::Deliver(envelope) => self.deliver_envelope(peer, &envelope),
             ShardMsg::Interest {
                 seq,
                 account,
@@ -614,6 +655,11 @@ impl<B: Backend> Shard<B> {
             }
             ShardMsg::Probe { token } => self.probe_acks_deferred.push((peer, token)),
             ShardMsg::ProbeAck { token } => self.probe_answered(token),
+            ShardMsg::Stall {
+                publisher,
+                subscriber,
+            } => self.stall_requested(peer, publisher, subscriber),
+            ShardMsg::StallRelease { subscriber } => self.stall_released(peer, subscriber),
             ShardMsg::InterestAck { seq } => {
                 crate::debug!("shard {} got ack {seq} from shard {peer}", self.id);
                 self.peer_acked[peer] = self.peer_acked[peer].max(seq);

@@ -185,6 +185,10 @@ impl<B: Backend> Shard<B> {
             message.payload,
         );
         envelope.account = account.0;
+        envelope.origin = match self.producer {
+            super::stall::Producer::Local(publisher) => Some(publisher),
+            _ => None,
+        };
         let mut template = Some(envelope);
         for (index, destination) in destinations.iter().enumerate() {
             let mut envelope = if index + 1 == destinations.len() {
@@ -204,11 +208,27 @@ impl<B: Backend> Shard<B> {
             if let Some(outbox) = self.links.outboxes[destination.shard].as_mut() {
                 outbox.send(ShardMsg::Deliver(envelope));
             }
+            if let super::stall::Producer::Local(publisher) = self.producer {
+                self.check_remote_gate(publisher, destination.shard);
+            }
         }
     }
 
-    /// Delivers an envelope from another shard to this shard's subscribers.
-    pub(super) fn deliver_envelope(&mut self, envelope: &Envelope) {
+    /// Delivers an envelope from `peer` to this shard's subscribers; a subscriber behind
+    /// its stall gate asks `peer` to stall the publisher.
+    pub(super) fn deliver_envelope(&mut self, peer: usize, envelope: &Envelope) {
+        self.producer = match envelope.origin {
+            Some(conn) => super::stall::Producer::Remote { shard: peer, conn },
+            None => super::stall::Producer::Server,
+        };
+        self.deliver_envelope_locally(envelope);
+        self.producer = super::stall::Producer::Server;
+        if let (Some(hit), Some(publisher)) = (self.stall_hit.take(), envelope.origin) {
+            self.stall_remote_producer(peer, publisher, hit);
+        }
+    }
+
+    fn deliver_envelope_locally(&mut self, envelope: &Envelope) {
         let message = Delivery {
             subject: envelope.subject(),
             sid: b"",
@@ -261,6 +281,10 @@ impl<B: Backend> Shard<B> {
         if conn.permissions.is_some() && !permitted_delivery(conn, subscription, message) {
             return false;
         }
+        if conn.stall_gate.is_some() && !self.pass_stall_gate(target) {
+            return false;
+        }
+        let conn = &mut self.conns[target.index as usize];
         subscription.delivered.set(delivered + 1);
         let delivery = Delivery {
             sid: &subscription.sid,
@@ -280,6 +304,7 @@ impl<B: Backend> Shard<B> {
             self.slow_consumer(id, close_reason::SLOW_CONSUMER_PENDING_BYTES);
             return true;
         }
+        self.update_stall_gate(id);
         if !held {
             self.mark_dirty(id);
         }

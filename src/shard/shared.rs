@@ -35,6 +35,11 @@ pub struct ShardStats {
     pub total_connections: AtomicU64,
     /// Subscriptions on this shard now.
     pub subscriptions: AtomicU64,
+    /// Publishers stalled because a subscriber fell behind (`/varz` `stalled_clients`).
+    pub stalled_clients: AtomicU64,
+    /// Messages dropped for subscribers behind a closed stall gate under
+    /// `no_fast_producer_stall` (not in nats-server, which drops them uncounted).
+    pub stall_drops: AtomicU64,
 }
 
 /// Local counters a shard accumulates during a turn and publishes at its end.
@@ -48,11 +53,23 @@ pub struct TurnStats {
     pub out_msgs: u64,
     /// See [`ShardStats::out_bytes`].
     pub out_bytes: u64,
+    /// See [`ShardStats::stalled_clients`].
+    pub stalls: u64,
+    /// See [`ShardStats::stall_drops`].
+    pub stall_drops: u64,
 }
 
 impl ShardStats {
     /// Adds a turn's counters with relaxed stores (readers only sum them).
     pub fn publish(&self, turn: &mut TurnStats) {
+        if turn.stalls | turn.stall_drops != 0 {
+            self.stalled_clients
+                .fetch_add(turn.stalls, Ordering::Relaxed);
+            self.stall_drops
+                .fetch_add(turn.stall_drops, Ordering::Relaxed);
+            turn.stalls = 0;
+            turn.stall_drops = 0;
+        }
         if turn.in_msgs | turn.out_msgs | turn.in_bytes | turn.out_bytes == 0 {
             return;
         }

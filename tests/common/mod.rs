@@ -12,6 +12,8 @@
 
 #![allow(dead_code)]
 
+pub mod in_process;
+
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
