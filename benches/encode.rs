@@ -17,6 +17,7 @@ fn delivery<'a>(payload: &'a [u8], headers: Option<&'static [u8]>) -> Delivery<'
         reply: Some(b"_INBOX.abcdefghijklmnop.1"),
         headers,
         payload,
+        size_text: None,
     }
 }
 

@@ -422,3 +422,27 @@ fn runs_on_the_io_backend_the_suite_asks_for() {
     }
     assert!(!server.io_backend_reason().is_empty());
 }
+
+/// nats-server copies a publisher's size digits into the deliveries (`PUB foo 01` gives
+/// `MSG foo 1 01`); the digits travel with the message to a subscriber on another shard.
+#[test]
+fn size_digits_as_written_reach_a_subscriber_on_another_shard() {
+    let server = start(2, |_| {});
+    let connect = "CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB foo 1\r\nPING\r\n";
+    let mut subscriber = common::in_process::raw_on_shard(&server, connect, 0);
+    let mut publisher = common::in_process::raw_on_shard(
+        &server,
+        "CONNECT {\"verbose\":false,\"headers\":true}\r\nPING\r\n",
+        1,
+    );
+    publisher
+        .write_all(b"PUB foo 01\r\na\r\nHPUB foo 012 0014\r\nNATS/1.0\r\n\r\nxy\r\n")
+        .unwrap();
+    let expected: &[u8] = b"MSG foo 1 01\r\na\r\nHMSG foo 1 012 0014\r\nNATS/1.0\r\n\r\nxy\r\n";
+    let (seen, _) = read_until(&mut subscriber, expected, Duration::from_secs(5));
+    assert!(
+        contains(&seen, expected),
+        "{:?}",
+        String::from_utf8_lossy(&seen)
+    );
+}

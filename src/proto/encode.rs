@@ -32,6 +32,8 @@ pub struct Delivery<'a> {
     pub headers: Option<&'a [u8]>,
     /// The payload.
     pub payload: &'a [u8],
+    /// The publisher's size arguments as written, when not canonical (echoed).
+    pub size_text: Option<crate::proto::parser::SizeText<'a>>,
 }
 
 /// Appends a MSG or HMSG frame. Headers are dropped (MSG) for subscribers that did not
@@ -49,14 +51,28 @@ pub fn encode_delivery(out: &mut Vec<u8>, delivery: &Delivery<'_>, subscriber_ha
         out.extend_from_slice(reply);
         out.push(b' ');
     }
+    // nats-server copies the size arguments as the publisher wrote them (`01` stays
+    // `01`), except when it strips the headers and the size changes.
+    let text = delivery
+        .size_text
+        .filter(|text| text.header.is_some() == headers.is_some());
     if let Some(headers) = headers {
-        push_decimal(out, headers.len() as u64);
+        match text {
+            Some(text) => out.extend_from_slice(text.header.unwrap_or_default()),
+            None => push_decimal(out, headers.len() as u64),
+        }
         out.push(b' ');
-        push_decimal(out, (headers.len() + delivery.payload.len()) as u64);
+        match text {
+            Some(text) => out.extend_from_slice(text.total),
+            None => push_decimal(out, (headers.len() + delivery.payload.len()) as u64),
+        }
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(headers);
     } else {
-        push_decimal(out, delivery.payload.len() as u64);
+        match text {
+            Some(text) => out.extend_from_slice(text.total),
+            None => push_decimal(out, delivery.payload.len() as u64),
+        }
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(delivery.payload);
@@ -87,6 +103,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn size_digits_are_echoed_unless_the_headers_are_stripped() {
+        use crate::proto::parser::SizeText;
+        let mut delivery = Delivery {
+            subject: b"foo",
+            sid: b"1",
+            reply: None,
+            headers: None,
+            payload: b"x",
+            size_text: Some(SizeText {
+                header: None,
+                total: b"01",
+            }),
+        };
+        let mut out = Vec::new();
+        encode_delivery(&mut out, &delivery, true);
+        assert_eq!(out, b"MSG foo 1 01\r\nx\r\n");
+        delivery.headers = Some(b"NATS/1.0\r\n\r\n");
+        delivery.size_text = Some(SizeText {
+            header: Some(b"012"),
+            total: b"013",
+        });
+        out.clear();
+        encode_delivery(&mut out, &delivery, true);
+        assert_eq!(out, b"HMSG foo 1 012 013\r\nNATS/1.0\r\n\r\nx\r\n");
+        out.clear();
+        encode_delivery(&mut out, &delivery, false);
+        assert_eq!(out, b"MSG foo 1 1\r\nx\r\n", "downgraded: the new size");
+    }
+
+    #[test]
     fn msg_and_hmsg_and_downgrade() {
         let delivery = Delivery {
             subject: b"foo",
@@ -94,6 +140,7 @@ mod tests {
             reply: Some(b"r"),
             headers: Some(b"NATS/1.0\r\n\r\n"),
             payload: b"hi",
+            size_text: None,
         };
         let mut out = Vec::new();
         encode_delivery(&mut out, &delivery, true);

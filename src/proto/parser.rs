@@ -69,6 +69,17 @@ impl Default for ParserLimits {
     }
 }
 
+/// The size arguments of a PUB or HPUB as the client wrote them, kept only when they are
+/// not canonical decimal (a leading zero): nats-server copies them into the MSG/HMSG it
+/// delivers (`PUB foo 01` arrives as `MSG foo 1 01`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeText<'a> {
+    /// HPUB's header size as written; `None` for PUB.
+    pub header: Option<&'a [u8]>,
+    /// The (total) size as written.
+    pub total: &'a [u8],
+}
+
 /// One client op, borrowing the buffer passed to [`Parser::parse`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op<'a> {
@@ -87,6 +98,8 @@ pub enum Op<'a> {
         reply: Option<&'a [u8]>,
         /// Exactly the declared number of bytes.
         payload: &'a [u8],
+        /// The size as written, when not canonical.
+        size_text: Option<SizeText<'a>>,
     },
     /// `HPUB <subject> [reply] <header size> <total size>` and its message.
     HPub {
@@ -100,6 +113,8 @@ pub enum Op<'a> {
         headers: &'a [u8],
         /// The remaining `total size - header size` bytes.
         payload: &'a [u8],
+        /// The sizes as written, when not canonical.
+        size_text: Option<SizeText<'a>>,
     },
     /// `SUB <subject> [queue] <sid>`.
     Sub {
@@ -345,6 +360,8 @@ struct PayloadProgress {
     payload_start: usize,
     /// The declared size (HPUB: total size), at most `payload_bytes_max`.
     total_bytes: usize,
+    /// Where the size arguments are, when either is not canonical: (header, total).
+    size_text: Option<(Option<Span>, Span)>,
 }
 
 /// Where the parser is within the op at the front of the buffer.
@@ -613,17 +630,23 @@ impl Parser {
         } else {
             Err(Violation::HeadersNotSupported)
         };
-        let (subject, reply, header_bytes, total_bytes) =
-            arguments.map_err(ParseError::ProtocolViolation)?;
-        if total_bytes > self.limits.payload_bytes_max {
-            return Err(ParseError::PayloadTooLarge { size: total_bytes });
+        let arguments = arguments.map_err(ParseError::ProtocolViolation)?;
+        if arguments.total_bytes > self.limits.payload_bytes_max {
+            return Err(ParseError::PayloadTooLarge {
+                size: arguments.total_bytes,
+            });
         }
+        let canonical = |span: Span| !non_canonical_size(span.of(buf));
+        let size_text = (!(arguments.header_text.is_none_or(canonical)
+            && canonical(arguments.total_text)))
+        .then_some((arguments.header_text, arguments.total_text));
         Ok(PayloadProgress {
-            subject,
-            reply,
-            header_bytes,
+            subject: arguments.subject,
+            reply: arguments.reply,
+            header_bytes: arguments.header_bytes,
             payload_start: line.next,
-            total_bytes,
+            total_bytes: arguments.total_bytes,
+            size_text,
         })
     }
 
@@ -645,17 +668,23 @@ impl Parser {
         let subject = payload.subject.of(buf);
         let reply = payload.reply.map(|reply| reply.of(buf));
         let message = &buf[payload.payload_start..end];
+        let size_text = payload.size_text.map(|(header, total)| SizeText {
+            header: header.map(|header| header.of(buf)),
+            total: total.of(buf),
+        });
         let op = match payload.header_bytes {
             None => Op::Pub {
                 subject,
                 reply,
                 payload: message,
+                size_text,
             },
             Some(header_bytes) => Op::HPub {
                 subject,
                 reply,
                 headers: &message[..header_bytes],
                 payload: &message[header_bytes..],
+                size_text,
             },
         };
         Step::Op {
@@ -790,8 +819,24 @@ fn parse_size(digits: &[u8]) -> Option<usize> {
     })
 }
 
-/// Subject, reply, header size and total size of a PUB or HPUB.
-type PublishArguments = (Span, Option<Span>, Option<usize>, usize);
+/// True for a size written with a leading zero (`01`, `00`): it must be echoed as written.
+fn non_canonical_size(digits: &[u8]) -> bool {
+    digits.len() > 1 && digits[0] == b'0'
+}
+
+/// The arguments of a PUB or HPUB.
+struct PublishArguments {
+    subject: Span,
+    reply: Option<Span>,
+    /// HPUB's header size; `None` for PUB.
+    header_bytes: Option<usize>,
+    /// The (total) size.
+    total_bytes: usize,
+    /// Where HPUB's header size is written.
+    header_text: Option<Span>,
+    /// Where the (total) size is written.
+    total_text: Span,
+}
 
 /// `PUB <subject> [reply] <size>`.
 fn pub_arguments(buf: &[u8], arg: Span) -> Result<PublishArguments, Violation> {
@@ -802,7 +847,14 @@ fn pub_arguments(buf: &[u8], arg: Span) -> Result<PublishArguments, Violation> {
         _ => return Err(Violation::PubArguments),
     };
     let total_bytes = parse_size(total.of(buf)).ok_or(Violation::PubSize)?;
-    Ok((subject, reply, None, total_bytes))
+    Ok(PublishArguments {
+        subject,
+        reply,
+        header_bytes: None,
+        total_bytes,
+        header_text: None,
+        total_text: total,
+    })
 }
 
 /// `HPUB <subject> [reply] <header size> <total size>`.
@@ -818,7 +870,14 @@ fn hpub_arguments(buf: &[u8], arg: Span) -> Result<PublishArguments, Violation> 
     if header_bytes > total_bytes {
         return Err(Violation::HPubHeaderLargerThanTotal);
     }
-    Ok((subject, reply, Some(header_bytes), total_bytes))
+    Ok(PublishArguments {
+        subject,
+        reply,
+        header_bytes: Some(header_bytes),
+        total_bytes,
+        header_text: Some(header),
+        total_text: total,
+    })
 }
 
 fn parse_sub(buf: &[u8], arg: Span) -> Result<Op<'_>, ParseError> {
@@ -903,6 +962,7 @@ pub(crate) mod wire_cases {
             subject,
             reply: None,
             payload,
+            size_text: None,
         }
     }
 
@@ -939,6 +999,7 @@ pub(crate) mod wire_cases {
                 subject: b"foo",
                 reply: Some(b"bar"),
                 payload: b"hello",
+                size_text: None,
             }],
             Open,
         ),
@@ -974,11 +1035,25 @@ pub(crate) mod wire_cases {
                 subject: b"foo",
                 reply: Some(b"bar"),
                 payload: b"hi",
+                size_text: None,
             }],
             Open,
         ),
         case("pub_bare_lf", b"PUB foo 2\nhi\r\n", &[publish(b"foo", b"hi")], Open),
-        case("pub_leading_zeros", b"PUB foo 002\r\nhi\r\n", &[publish(b"foo", b"hi")], Open),
+        case(
+            "pub_leading_zeros",
+            b"PUB foo 002\r\nhi\r\n",
+            &[Op::Pub {
+                subject: b"foo",
+                reply: None,
+                payload: b"hi",
+                size_text: Some(super::SizeText {
+                    header: None,
+                    total: b"002",
+                }),
+            }],
+            Open,
+        ),
         case(
             "pub_cr_inside_subject_is_kept",
             b"PUB foo\rx 0\r\n\r\n",
@@ -996,6 +1071,7 @@ pub(crate) mod wire_cases {
                     reply: None,
                     headers: b"NATS/1.0\r\n\r\n",
                     payload: b"hi",
+                    size_text: None,
                 },
             ],
             Open,
@@ -1010,6 +1086,7 @@ pub(crate) mod wire_cases {
                     reply: Some(b"bar"),
                     headers: b"NATS/1.0\r\nA: B\r\n\r\n",
                     payload: b"hi",
+                    size_text: None,
                 },
             ],
             Open,
@@ -1024,6 +1101,7 @@ pub(crate) mod wire_cases {
                     reply: None,
                     headers: b"NATS/1.0\r\n\r\n",
                     payload: b"",
+                    size_text: None,
                 },
             ],
             Open,
@@ -1038,6 +1116,7 @@ pub(crate) mod wire_cases {
                     reply: None,
                     headers: b"",
                     payload: b"hi",
+                    size_text: None,
                 },
             ],
             Open,
@@ -1384,29 +1463,38 @@ mod tests {
         fn optional(bytes: Option<&[u8]>) -> String {
             bytes.map_or_else(|| "-".to_string(), text)
         }
+        fn size_suffix(size_text: &Option<SizeText<'_>>) -> String {
+            size_text.map_or_else(String::new, |size| {
+                format!(" sizes {} {}", optional(size.header), text(size.total))
+            })
+        }
         match op {
             Op::Connect { json } => format!("CONNECT {}", text(json)),
             Op::Pub {
                 subject,
                 reply,
                 payload,
+                size_text,
             } => format!(
-                "PUB {} {} {}",
+                "PUB {} {} {}{}",
                 text(subject),
                 optional(*reply),
-                text(payload)
+                text(payload),
+                size_suffix(size_text)
             ),
             Op::HPub {
                 subject,
                 reply,
                 headers,
                 payload,
+                size_text,
             } => format!(
-                "HPUB {} {} {} {}",
+                "HPUB {} {} {} {}{}",
                 text(subject),
                 optional(*reply),
                 text(headers),
-                text(payload)
+                text(payload),
+                size_suffix(size_text)
             ),
             Op::Sub {
                 subject,
@@ -1825,6 +1913,7 @@ mod tests {
                     subject: &subject,
                     reply: reply.as_deref(),
                     payload: &payload,
+                    size_text: None,
                 };
                 Encoded {
                     bytes,
@@ -1857,6 +1946,7 @@ mod tests {
                         reply: reply.as_deref(),
                         headers: &headers,
                         payload: &payload,
+                        size_text: None,
                     };
                     Encoded {
                         bytes,

@@ -4,6 +4,8 @@
 //! payload back to back), so handing a message to another core costs one allocation and
 //! one copy, and ownership moves through the ring to the receiving shard, which frees it.
 
+use crate::proto::parser::SizeText;
+
 /// A message published on one shard for the subscribers of another.
 #[derive(Debug)]
 pub struct Envelope {
@@ -25,6 +27,16 @@ pub struct Envelope {
     /// The client that published it, on the sending shard (`None`: the server), so a
     /// subscriber that fell behind can stall it.
     pub origin: Option<crate::conn::ConnId>,
+    /// The publisher's size arguments as written, when not canonical (rare: kept out
+    /// of line so the common envelope stays small).
+    size_text: Option<Box<OwnedSizeText>>,
+}
+
+/// An owned [`SizeText`].
+#[derive(Debug, Clone)]
+struct OwnedSizeText {
+    header: Option<Box<[u8]>>,
+    total: Box<[u8]>,
 }
 
 const ABSENT: u32 = u32::MAX;
@@ -56,6 +68,7 @@ impl Envelope {
             plain: false,
             queues: Vec::new(),
             origin: None,
+            size_text: None,
         }
     }
 
@@ -84,6 +97,24 @@ impl Envelope {
         (self.headers_len != ABSENT).then(|| &self.bytes[start..start + self.headers_len as usize])
     }
 
+    /// Keeps the publisher's size arguments as written (see [`SizeText`]).
+    pub fn set_size_text(&mut self, text: Option<SizeText<'_>>) {
+        self.size_text = text.map(|text| {
+            Box::new(OwnedSizeText {
+                header: text.header.map(Into::into),
+                total: text.total.into(),
+            })
+        });
+    }
+
+    /// The publisher's size arguments as written, when not canonical.
+    pub fn size_text(&self) -> Option<SizeText<'_>> {
+        self.size_text.as_deref().map(|text| SizeText {
+            header: text.header.as_deref(),
+            total: &text.total,
+        })
+    }
+
     /// Bytes the envelope carries (subject, reply, headers and payload), as the mesh
     /// counts what is in flight between two shards.
     pub fn size(&self) -> usize {
@@ -109,6 +140,7 @@ impl Envelope {
             plain: false,
             queues: Vec::new(),
             origin: self.origin,
+            size_text: self.size_text.clone(),
         }
     }
 }

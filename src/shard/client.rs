@@ -101,12 +101,14 @@ impl<B: Backend> Shard<B> {
                 subject,
                 reply,
                 payload,
-            } => self.handle_pub(id, subject, reply, None, payload),
+                size_text,
+            } => self.handle_pub(id, subject, reply, None, payload, size_text),
             Op::HPub {
                 subject,
                 reply,
                 headers,
                 payload,
+                size_text,
             } => {
                 if !self.conns[id.index as usize].options.headers {
                     // nats-server closes silently when a client that did not announce
@@ -114,7 +116,7 @@ impl<B: Backend> Shard<B> {
                     self.close(id, close_reason::PROTOCOL_VIOLATION, false);
                     return Next::Stop;
                 }
-                self.handle_pub(id, subject, reply, Some(headers), payload)
+                self.handle_pub(id, subject, reply, Some(headers), payload, size_text)
             }
             Op::Sub {
                 subject,
@@ -169,6 +171,7 @@ impl<B: Backend> Shard<B> {
         reply: Option<&[u8]>,
         headers: Option<&[u8]>,
         payload: &[u8],
+        size_text: Option<crate::proto::parser::SizeText<'_>>,
     ) -> Next {
         // Looked up once: nothing below changes a Sublist before the message is routed.
         let route = self.route(id, subject);
@@ -218,6 +221,7 @@ impl<B: Backend> Shard<B> {
             reply,
             headers,
             payload,
+            size_text,
         };
         self.producer = super::stall::Producer::Local(id);
         self.publish(id, &message, route, answered_by_server);
@@ -598,6 +602,7 @@ impl std::fmt::Debug for TraceOp<'_, '_> {
                 subject,
                 reply,
                 payload,
+                ..
             } => write!(
                 f,
                 "[PUB {} {}{}]",

@@ -185,6 +185,7 @@ impl<B: Backend> Shard<B> {
             message.payload,
         );
         envelope.account = account.0;
+        envelope.set_size_text(message.size_text);
         envelope.origin = match self.producer {
             super::stall::Producer::Local(publisher) => Some(publisher),
             _ => None,
@@ -235,6 +236,7 @@ impl<B: Backend> Shard<B> {
             reply: envelope.reply(),
             headers: envelope.headers(),
             payload: envelope.payload(),
+            size_text: envelope.size_text(),
         };
         let Some(tables) = self.accounts.get_mut(envelope.account as usize) else {
             return;

@@ -113,6 +113,7 @@ impl<B: Backend> Shard<B> {
             reply: None,
             headers: None,
             payload,
+            size_text: None,
         };
         let route = self.route_in(account, subject);
         self.deliver_route(account, NO_PUBLISHER, true, &message, route);

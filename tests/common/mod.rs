@@ -781,11 +781,7 @@ pub fn escape_bytes_short(bytes: &[u8]) -> String {
 /// Wire cases where ringnats differs from nats-server on purpose or for now, with the
 /// reason; each is listed in the README's compatibility table. Black-box and
 /// differential tests skip exactly these names and fail if a name is not in the table.
-pub const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
-    "pub_size_leading_zero_echoed",
-    "ringnats prints the size in MSG canonically (PUB foo 01 -> MSG foo 1 1), \
-     nats-server echoes the client's digits",
-)];
+pub const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
 
 /// True for a case listed in [`KNOWN_DIFFERENCES`].
 #[allow(dead_code)]

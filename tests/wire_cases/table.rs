@@ -396,6 +396,16 @@ pub const WIRE_CASES: &[WireCase] = &[
         closes: false,
     },
     WireCase {
+        name: "hpub_sizes_leading_zero_echoed",
+        why: "HPUB's header and total size bytes are copied into HMSG verbatim too",
+        input: bytes!(
+            "CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB foo 1\r\n",
+            "HPUB foo 012 0014\r\nNATS/1.0\r\n\r\nxy\r\nPING\r\n"
+        ),
+        expect: b"HMSG foo 1 012 0014\r\nNATS/1.0\r\n\r\nxy\r\nPONG\r\n",
+        closes: false,
+    },
+    WireCase {
         name: "pub_payload_spanning_reads",
         why: "a 5000-byte payload is bigger than one 512-byte read; it must arrive whole",
         input: &BIG_PUB,
