@@ -9,7 +9,7 @@
 //! waits, and edge-triggered epoll reports every new arrival after an `EAGAIN`, no
 //! wake-up is lost and no readiness has to be remembered. An armed listener is drained
 //! with `accept4` on readiness, a bounded number per `wait`, each socket an
-//! [`OpKind::Accept`] completion with `more: true`, like io_uring's multishot accept.
+//! [`OpKind::Accept`] completion with `more: true`, as the io_uring backend does.
 //!
 //! Results follow io_uring's conventions exactly (bytes or a new fd when `>= 0`, `0` for
 //! end-of-stream, `-errno` otherwise), so the shard cannot tell the backends apart.
@@ -391,7 +391,7 @@ fn result_code(result: Result<isize, i32>) -> i32 {
 
 /// Errors accept(2) says to treat like EAGAIN-and-retry: the failed connection is gone
 /// and the next one in the backlog may be fine.
-fn is_transient_accept_error(code: i32) -> bool {
+pub(super) fn is_transient_accept_error(code: i32) -> bool {
     matches!(
         code,
         libc::ECONNABORTED
