@@ -1,10 +1,11 @@
 //! JWT operator mode with the MEMORY resolver, black box and differential.
 //!
 //! - `wire_table`: the cases of `tests/jwt_cases/jwt_table.rs` (good user JWT and
-//!   signed nonce, a signing-key issued user, wrong or missing signature, no JWT, an
-//!   unknown account, an expired user, user permissions, an account connection limit,
-//!   isolation between two JWT accounts) are checked against nats-server 2.15.1, then
-//!   run on both servers and compared.
+//!   signed nonce, a signing-key issued user, wrong, forged or missing signatures, no
+//!   JWT, an unknown account, an expired or revoked user, user permissions, an account
+//!   signed by an operator signing key, account connection and subscription limits, a
+//!   stream export and import, isolation between two JWT accounts) are checked against
+//!   nats-server 2.15.1, then run on both servers and compared.
 //! - The official `async-nats` client logs in with a `.creds` file on both servers, and
 //!   two creds of different accounts do not see each other's messages.
 //!
@@ -74,12 +75,12 @@ fn creds_check(kind: ServerKind) {
     };
     let a_creds = write(
         "a.creds",
-        world::user_jwt(&world.a, &keys.user, serde_json::json!({})),
+        world.user_jwt(&world.a, &keys.user, serde_json::json!({})),
         &keys.user,
     );
     let b_creds = write(
         "b.creds",
-        world::user_jwt(&world.b, &user_b, serde_json::json!({})),
+        world.user_jwt(&world.b, &user_b, serde_json::json!({})),
         &user_b,
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -142,7 +143,7 @@ fn expiry_check(kind: ServerKind) -> String {
     let world = World::new();
     let keys = world.test_keys();
     let server = ConfiguredServer::start(kind, &keys.fill_keys(OPERATOR_CONFIG));
-    let jwt = world::user_jwt(
+    let jwt = world.user_jwt(
         &world.a,
         &keys.user,
         serde_json::json!({"exp": world::now() + 2}),

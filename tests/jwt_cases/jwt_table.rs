@@ -192,4 +192,110 @@ pub const JWT_CASES: &[ScriptCase] = &[
             listen(0, "MSG shared 1 4\r\nsame\r\n"),
         ],
     },
+    ScriptCase {
+        name: "jwt_user_forged_signature",
+        why: "a user JWT naming account A as issuer but signed by another key",
+        config: OPERATOR_CONFIG,
+        greeting: GREETING,
+        steps: &[closes(
+            0,
+            lines!(
+                connect!("\"jwt\":\"{user_forged_jwt}\"", "\"sig\":\"{sig}\""),
+                "PING"
+            ),
+            VIOLATION,
+        )],
+    },
+    ScriptCase {
+        name: "jwt_user_signed_over_the_other_versions_text",
+        why: "version 1 signs the payload alone, version 2 header.payload; the other's \
+              text does not verify",
+        config: OPERATOR_CONFIG,
+        greeting: GREETING,
+        steps: &[closes(
+            0,
+            lines!(
+                connect!(
+                    "\"jwt\":\"{user_other_signed_text_jwt}\"",
+                    "\"sig\":\"{sig}\""
+                ),
+                "PING"
+            ),
+            VIOLATION,
+        )],
+    },
+    ScriptCase {
+        name: "jwt_user_revoked_by_account",
+        why: "account D's revocations name the user, issued before the revocation time",
+        config: OPERATOR_CONFIG,
+        greeting: GREETING,
+        steps: &[closes(
+            0,
+            lines!(
+                connect!("\"jwt\":\"{user_d_jwt}\"", "\"sig\":\"{sig}\""),
+                "PING"
+            ),
+            VIOLATION,
+        )],
+    },
+    ScriptCase {
+        name: "jwt_account_signed_by_operator_signing_key",
+        why: "account B is signed by a signing key the operator JWT lists",
+        config: OPERATOR_CONFIG,
+        greeting: GREETING,
+        steps: &[talk(
+            0,
+            lines!(
+                connect!("\"jwt\":\"{user_b_jwt}\"", "\"sig\":\"{sig}\""),
+                "PING"
+            ),
+            "PONG\r\n",
+        )],
+    },
+    ScriptCase {
+        name: "jwt_account_subscription_limit",
+        why: "account C's JWT allows one subscription; the second is refused, the \
+              connection stays",
+        config: OPERATOR_CONFIG,
+        greeting: GREETING,
+        steps: &[talk(
+            0,
+            lines!(
+                connect!("\"jwt\":\"{user_c_jwt}\"", "\"sig\":\"{sig}\""),
+                "SUB one 1",
+                "SUB two 2",
+                "PING"
+            ),
+            concat!("-ERR 'maximum subscriptions exceeded'\r\n", "PONG\r\n"),
+        )],
+    },
+    ScriptCase {
+        name: "jwt_stream_export_imported",
+        why: "account A exports the stream feed.>, B imports it: B's subscriber gets A's \
+              publish",
+        config: OPERATOR_CONFIG,
+        greeting: GREETING,
+        steps: &[
+            talk(
+                0,
+                lines!(
+                    connect!("\"jwt\":\"{user_b_jwt}\"", "\"sig\":\"{sig}\""),
+                    "SUB feed.x 1",
+                    "PING"
+                ),
+                "PONG\r\n",
+            ),
+            talk(
+                1,
+                lines!(
+                    connect!("\"jwt\":\"{user_a_jwt}\"", "\"sig\":\"{sig}\""),
+                    "PUB feed.x 4",
+                    "news",
+                    "PING"
+                ),
+                "PONG\r\n",
+            ),
+            listen(0, "MSG feed.x 1 4\r\nnews\r\n"),
+        ],
+    },
 ];
