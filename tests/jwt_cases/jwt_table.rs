@@ -1,10 +1,12 @@
 //! JWT operator mode wire cases (MEMORY resolver, preloaded accounts), each with the
 //! exact bytes nats-server 2.15.1 answers. Placeholders are filled from
 //! [`crate::world::World::test_keys`]: every user JWT is for the test user key, so
-//! `{sig}` is a good nonce signature and `{stranger_sig}` a bad one.
+//! `{sig}` is a good nonce signature and `{stranger_sig}` a bad one. The answers do not
+//! depend on the claims version: the same table runs on worlds of version 2, version 1
+//! and mixed JWTs.
 
 use crate::script::{closes, listen, talk, ScriptCase};
-use crate::world::OPERATOR_CONFIG;
+use crate::world::{OPERATOR_CONFIG, V1_ONLY_CONFIG};
 
 const VIOLATION: &str = "-ERR 'Authorization Violation'\r\n";
 
@@ -297,5 +299,61 @@ pub const JWT_CASES: &[ScriptCase] = &[
             ),
             listen(0, "MSG feed.x 1 4\r\nnews\r\n"),
         ],
+    },
+];
+
+/// Cases whose answer holds only when the account and user JWTs are version 1: claims
+/// version 2 added (or moved) are not read from version 1 tokens.
+pub const JWT_V1_ONLY_CASES: &[ScriptCase] = &[
+    ScriptCase {
+        name: "jwt_v1_account_ignores_version_2_claims",
+        why: "default_permissions and mappings are not version 1 account fields: the \
+              decoder drops them, so nothing is denied or mapped",
+        config: V1_ONLY_CONFIG,
+        greeting: GREETING,
+        steps: &[talk(
+            0,
+            lines!(
+                connect!("\"jwt\":\"{user_e_jwt}\"", "\"sig\":\"{sig}\""),
+                "SUB e.in 1",
+                "PUB e.in 2",
+                "hi",
+                "PING"
+            ),
+            "MSG e.in 1 2\r\nhi\r\nPONG\r\n",
+        )],
+    },
+    ScriptCase {
+        name: "jwt_v1_user_ignores_allowed_connection_types",
+        why: "allowed_connection_types is a version 2 user field; a version 1 user naming \
+              only WEBSOCKET still logs in over plain TCP",
+        config: V1_ONLY_CONFIG,
+        greeting: GREETING,
+        steps: &[talk(
+            0,
+            lines!(
+                connect!("\"jwt\":\"{user_websocket_only_jwt}\"", "\"sig\":\"{sig}\""),
+                "PING"
+            ),
+            "PONG\r\n",
+        )],
+    },
+    ScriptCase {
+        name: "jwt_v1_user_issuer_account_read_from_the_top_level",
+        why: "version 1 kept issuer_account beside iss; inside nats it is not read, so a \
+              user signed by A's signing key finds no account",
+        config: V1_ONLY_CONFIG,
+        greeting: GREETING,
+        steps: &[closes(
+            0,
+            lines!(
+                connect!(
+                    "\"jwt\":\"{user_issuer_account_in_nats_jwt}\"",
+                    "\"sig\":\"{sig}\""
+                ),
+                "PING"
+            ),
+            VIOLATION,
+        )],
     },
 ];
