@@ -1,12 +1,18 @@
 //! JWT operator mode with the MEMORY resolver, black box and differential.
 //!
-//! - `wire_table`: the cases of `tests/jwt_cases/jwt_table.rs` (good user JWT and
-//!   signed nonce, a signing-key issued user, wrong or missing signature, no JWT, an
-//!   unknown account, an expired user, user permissions, an account connection limit,
-//!   isolation between two JWT accounts) are checked against nats-server 2.15.1, then
-//!   run on both servers and compared.
-//! - The official `async-nats` client logs in with a `.creds` file on both servers, and
-//!   two creds of different accounts do not see each other's messages.
+//! - `wire_table*`: the cases of `tests/jwt_cases/jwt_table.rs` (good user JWT and
+//!   signed nonce, a signing-key issued user, wrong, forged or missing signatures, no
+//!   JWT, an unknown account, an expired or revoked user, user permissions, an account
+//!   signed by an operator signing key, account connection and subscription limits, a
+//!   stream export and import, isolation between two JWT accounts) are checked against
+//!   nats-server 2.15.1, then run on both servers and compared; once with every JWT in
+//!   claims version 2, once in version 1, and on two worlds mixing the versions. The
+//!   version 1 world also runs `JWT_V1_ONLY_CASES`: version 2 claims inside version 1
+//!   tokens are not read.
+//! - The official `async-nats` client logs in with a `.creds` file (a version 2 and a
+//!   version 1 user) on both servers, and two creds of different accounts do not see
+//!   each other's messages.
+//! - A user whose JWT (of either version) expires while connected is closed.
 //!
 //! Every JWT is made at test time by a small encoder (`jwt_cases/world.rs`). A missing
 //! or wrong reference binary fails these tests; it never skips them.
@@ -28,25 +34,56 @@ use futures::StreamExt;
 
 use common::TempDir;
 use script::{ConfiguredServer, ServerKind};
-use world::{World, OPERATOR_CONFIG};
+use world::{Versions, World, OPERATOR_CONFIG};
 
 /// How long one message or connect may take; generous for a loaded machine.
 const EVENT_WAIT_MAX: Duration = Duration::from_secs(10);
 
-mod wire_table {
-    use super::jwt_table::JWT_CASES;
-    use super::{script, World};
+/// Declares `$name::reference_matches_table` and `$name::ringnats_matches_reference`:
+/// the JWT table `$cases` on a world whose JWTs are of `$versions`.
+macro_rules! wire_table {
+    ($name:ident, $versions:expr) => {
+        wire_table!($name, $versions, JWT_CASES);
+    };
+    ($name:ident, $versions:expr, $cases:ident) => {
+        mod $name {
+            use super::jwt_table::$cases;
+            use super::{script, Versions, World};
 
-    #[test]
-    fn reference_matches_table() {
-        script::assert_reference_matches_table_with(JWT_CASES, &World::new().test_keys());
-    }
+            #[test]
+            fn reference_matches_table() {
+                let keys = World::new($versions).test_keys();
+                script::assert_reference_matches_table_with($cases, &keys);
+            }
 
-    #[test]
-    fn ringnats_matches_reference() {
-        script::assert_ringnats_matches_reference_with(JWT_CASES, &World::new().test_keys());
-    }
+            #[test]
+            fn ringnats_matches_reference() {
+                let keys = World::new($versions).test_keys();
+                script::assert_ringnats_matches_reference_with($cases, &keys);
+            }
+        }
+    };
 }
+
+wire_table!(wire_table, Versions::V2);
+wire_table!(wire_table_v1, Versions::V1);
+wire_table!(wire_table_v1_only, Versions::V1, JWT_V1_ONLY_CASES);
+wire_table!(
+    wire_table_v1_operator_v2_accounts_v1_users,
+    Versions {
+        operator: 1,
+        accounts: 2,
+        users: 1,
+    }
+);
+wire_table!(
+    wire_table_v2_operator_v1_accounts_v2_users,
+    Versions {
+        operator: 2,
+        accounts: 1,
+        users: 2,
+    }
+);
 
 /// A `.creds` file as `nsc` writes it.
 fn creds_text(jwt: &str, seed: &str) -> String {
@@ -59,10 +96,10 @@ fn creds_text(jwt: &str, seed: &str) -> String {
     )
 }
 
-/// Logs two creds users into accounts A and B of one server and proves a round trip in
-/// A that B does not see.
-fn creds_check(kind: ServerKind) {
-    let world = World::new();
+/// Logs two creds users (JWTs of `versions`) into accounts A and B of one server and
+/// proves a round trip in A that B does not see.
+fn creds_check(kind: ServerKind, versions: Versions) {
+    let world = World::new(versions);
     let keys = world.test_keys();
     let server = ConfiguredServer::start(kind, &keys.fill_keys(OPERATOR_CONFIG));
     let dir = TempDir::new("jwt-creds");
@@ -74,12 +111,12 @@ fn creds_check(kind: ServerKind) {
     };
     let a_creds = write(
         "a.creds",
-        world::user_jwt(&world.a, &keys.user, serde_json::json!({})),
+        world.user_jwt(&world.a, &keys.user, serde_json::json!({})),
         &keys.user,
     );
     let b_creds = write(
         "b.creds",
-        world::user_jwt(&world.b, &user_b, serde_json::json!({})),
+        world.user_jwt(&world.b, &user_b, serde_json::json!({})),
         &user_b,
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -125,24 +162,36 @@ fn creds_check(kind: ServerKind) {
 }
 
 mod creds_login {
+    use super::{creds_check, ServerKind, Versions};
+
     #[test]
     fn reference() {
-        super::creds_check(super::ServerKind::Reference);
+        creds_check(ServerKind::Reference, Versions::V2);
     }
 
     #[test]
     fn ringnats() {
-        super::creds_check(super::ServerKind::Ringnats);
+        creds_check(ServerKind::Ringnats, Versions::V2);
+    }
+
+    #[test]
+    fn reference_v1() {
+        creds_check(ServerKind::Reference, Versions::V1);
+    }
+
+    #[test]
+    fn ringnats_v1() {
+        creds_check(ServerKind::Ringnats, Versions::V1);
     }
 }
 
-/// A user whose JWT expires two seconds after it is made: logged in, then closed with
-/// `User Authentication Expired` once the JWT's `exp` passes.
-fn expiry_check(kind: ServerKind) -> String {
-    let world = World::new();
+/// A user whose JWT (of `versions`) expires two seconds after it is made: logged in,
+/// then closed with `User Authentication Expired` once the JWT's `exp` passes.
+fn expiry_check(kind: ServerKind, versions: Versions) -> String {
+    let world = World::new(versions);
     let keys = world.test_keys();
     let server = ConfiguredServer::start(kind, &keys.fill_keys(OPERATOR_CONFIG));
-    let jwt = world::user_jwt(
+    let jwt = world.user_jwt(
         &world.a,
         &keys.user,
         serde_json::json!({"exp": world::now() + 2}),
@@ -177,7 +226,14 @@ fn expiry_check(kind: ServerKind) -> String {
 
 #[test]
 fn expired_user_jwt_disconnects_like_nats_server() {
-    let reference = expiry_check(ServerKind::Reference);
+    let reference = expiry_check(ServerKind::Reference, Versions::V2);
     assert_eq!(reference, "-ERR 'User Authentication Expired'");
-    assert_eq!(expiry_check(ServerKind::Ringnats), reference);
+    assert_eq!(expiry_check(ServerKind::Ringnats, Versions::V2), reference);
+}
+
+#[test]
+fn expired_v1_user_jwt_disconnects_like_nats_server() {
+    let reference = expiry_check(ServerKind::Reference, Versions::V1);
+    assert_eq!(reference, "-ERR 'User Authentication Expired'");
+    assert_eq!(expiry_check(ServerKind::Ringnats, Versions::V1), reference);
 }

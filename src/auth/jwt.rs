@@ -3,12 +3,15 @@
 //! uses) decodes them.
 //!
 //! A token is `header.payload.signature`, each part base64 raw-URL. The header must say
-//! `{"typ":"JWT","alg":"ed25519-nkey"}` (case-insensitive); the payload is the claims
-//! JSON; the signature is an ed25519 signature of `header.payload` by the claims' `iss`
-//! nkey. Only version 2 claims are read: the older version 1 format (`alg: ed25519`,
-//! a top-level `type`) is refused. Each claim kind has an expected issuer kind
-//! (operators sign themselves, operators sign accounts, accounts sign users), checked
-//! here; whether that issuer is *trusted* is the caller's question.
+//! `typ` `JWT` and `alg` `ed25519-nkey` (version 2) or `ed25519` (version 1, as older
+//! `nsc` wrote), case-insensitively; the payload is the claims JSON; the signature is an
+//! ed25519 signature by the claims' `iss` nkey. The *payload*, not the header, decides
+//! the claims version, as in the library: a top-level `type` (or `nats.version: 1`)
+//! makes version 1, whose signature covers only the base64 payload and whose `nats`
+//! section is migrated to version 2's shape by [`v1`]; otherwise `nats.version` must
+//! be 2 and the signature covers `header.payload`. Each claim kind has an expected
+//! issuer kind (operators sign themselves, operators sign accounts, accounts sign
+//! users), checked here; whether that issuer is *trusted* is the caller's question.
 //!
 //! Only the fields ringnats uses are read; unknown fields are ignored, as Go's JSON
 //! decoder ignores them. Fields ringnats cannot honour are read too, so the config
@@ -18,9 +21,11 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::authenticate::RAW_URL;
+
+mod v1;
 
 /// The `nats-io/jwt` library's `MaxTokenSize`: 1 MiB.
 pub const TOKEN_BYTES_MAX: usize = 1024 * 1024;
@@ -28,8 +33,8 @@ pub const TOKEN_BYTES_MAX: usize = 1024 * 1024;
 /// nats-server's `jwtPrefix`: every encoded JWT starts with this (`{"` in base64).
 pub const JWT_PREFIX: &str = "eyJ";
 
-/// The claims version this module reads.
-const CLAIMS_VERSION: u32 = 2;
+/// The newest claims version the library (`libVersion`) reads; version 1 is migrated.
+const CLAIMS_VERSION: i64 = 2;
 
 /// Which claims a token carries (`nats.type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,11 +85,25 @@ pub struct Claims<N> {
     /// `nbf`: not valid before, Unix seconds; 0 = always valid.
     #[serde(default)]
     pub nbf: i64,
-    /// The `nats` section.
+    /// The `nats` section; version 1 claims may leave it out.
+    #[serde(default)]
     pub nats: N,
 }
 
 impl<N> Claims<N> {
+    /// The same standard claims with the `nats` section replaced by `migrate`'s.
+    fn map_nats<M>(self, migrate: impl FnOnce(N) -> M) -> Claims<M> {
+        Claims {
+            iss: self.iss,
+            sub: self.sub,
+            name: self.name,
+            iat: self.iat,
+            exp: self.exp,
+            nbf: self.nbf,
+            nats: migrate(self.nats),
+        }
+    }
+
     /// The `nats-io/jwt` `ClaimsData.Validate` time checks at `now` (Unix seconds):
     /// `Err` with the library's words when expired or not yet valid.
     pub fn check_times(&self, now: i64) -> Result<(), &'static str> {
@@ -264,6 +283,7 @@ pub struct User {
     /// `payload`: the user's payload limit; -1 unlimited.
     pub payload: i64,
     /// `src`: CIDRs the user may connect from.
+    #[serde(deserialize_with = "cidr_list")]
     pub src: Vec<String>,
     /// `times`: time ranges the user may connect in.
     pub times: Vec<serde_json::Value>,
@@ -327,15 +347,68 @@ fn build_permissions(
     (permissions != super::Permissions::default()).then_some(permissions)
 }
 
-/// The `nats` section's identification, read before the rest.
+/// A `nats` section that version 1 claims can be migrated into, as the library's
+/// `loadOperator`, `loadAccount` and `loadUser` migrate them (see [`v1`]).
+pub trait Section: DeserializeOwned + Default {
+    /// Reads version 1 claims from the payload JSON `data`, in version 2's shape.
+    fn from_v1(data: &[u8]) -> serde_json::Result<Claims<Self>>;
+}
+
+/// The library's `CIDRList`: a JSON list, or one comma-separated string (as version 1
+/// wrote `src`), which it splits, trims and lower-cases, dropping empty entries; `null`
+/// is an empty list, as Go decodes it.
+fn cidr_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Cidrs {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Option::<Cidrs>::deserialize(deserializer)? {
+        None => Vec::new(),
+        Some(Cidrs::List(list)) => list,
+        Some(Cidrs::Text(text)) => {
+            let mut list: Vec<String> = Vec::new();
+            for cidr in text.split(',').map(|cidr| cidr.trim().to_lowercase()) {
+                if !cidr.is_empty() && !list.contains(&cidr) {
+                    list.push(cidr);
+                }
+            }
+            list
+        }
+    })
+}
+
+/// The library's `identifier`: what kind of claims, of which version, read before the
+/// rest.
 #[derive(Deserialize)]
 struct Identifier {
-    /// Version 1 claims carry `type` at the top level.
-    #[serde(rename = "type")]
+    /// Version 1 claims carry `type` at the top level; present (and not empty), it
+    /// makes the claims version 1 whatever `nats` says.
+    #[serde(rename = "type", default)]
     v1_type: Option<String>,
     /// The `nats` section.
     #[serde(default)]
     nats: GenericFields,
+}
+
+impl Identifier {
+    /// The library's `identifier.Kind`.
+    fn kind(&self) -> &str {
+        match self.v1_type.as_deref() {
+            Some(kind) if !kind.is_empty() => kind,
+            _ => &self.nats.kind,
+        }
+    }
+
+    /// The library's `identifier.Version`: 1 with a top-level `type`, else
+    /// `nats.version` (0 when absent, which no loader accepts).
+    fn version(&self) -> i64 {
+        match self.v1_type.as_deref() {
+            Some(kind) if !kind.is_empty() => 1,
+            _ => self.nats.version,
+        }
+    }
 }
 
 /// `nats.type` and `nats.version`.
@@ -344,7 +417,7 @@ struct Identifier {
 struct GenericFields {
     #[serde(rename = "type")]
     kind: String,
-    version: u32,
+    version: i64,
 }
 
 /// The header.
@@ -359,7 +432,7 @@ struct Header {
 /// Decodes `token` as `kind` claims and verifies its signature by its `iss`, in the
 /// order of `nats-io/jwt`'s `Decode`. The error texts are that library's where it has
 /// one (nats-server logs them at debug level, or prints them for a bad operator JWT).
-pub fn decode<N: DeserializeOwned>(token: &str, kind: ClaimKind) -> Result<Claims<N>, String> {
+pub fn decode<N: Section>(token: &str, kind: ClaimKind) -> Result<Claims<N>, String> {
     if token.len() > TOKEN_BYTES_MAX {
         return Err(format!(
             "token size {} exceeds maximum of {TOKEN_BYTES_MAX} bytes: token too large",
@@ -370,36 +443,40 @@ pub fn decode<N: DeserializeOwned>(token: &str, kind: ClaimKind) -> Result<Claim
     let [header, payload, signature] = chunks[..] else {
         return Err("expected 3 chunks".into());
     };
-    let header: Header = serde_json::from_slice(&decode_part(header)?)
-        .map_err(|error| format!("invalid header: {error}"))?;
-    if !header.typ.eq_ignore_ascii_case("JWT") {
-        return Err(format!("not supported type {:?}", header.typ));
-    }
-    if header.alg.eq_ignore_ascii_case("ed25519") {
-        return Err("not yet supported: version 1 JWTs (alg ed25519)".into());
-    }
-    if !header.alg.eq_ignore_ascii_case("ed25519-nkey") {
-        return Err(format!("unexpected {:?} algorithm", header.alg));
-    }
+    check_header(header)?;
     let data = decode_part(payload)?;
     let identifier: Identifier =
         serde_json::from_slice(&data).map_err(|error| error.to_string())?;
-    if identifier.v1_type.is_some() || identifier.nats.version < CLAIMS_VERSION {
-        return Err("not yet supported: version 1 JWT claims".into());
-    }
-    if identifier.nats.version > CLAIMS_VERSION {
+    let version = identifier.version();
+    if version > CLAIMS_VERSION {
         return Err("JWT was generated by a newer version ".into());
     }
-    if identifier.nats.kind != kind.name() {
+    if identifier.kind() != kind.name() {
         return Err(format!("not {} claim", kind.name()));
     }
-    let claims: Claims<N> = serde_json::from_slice(&data).map_err(|error| error.to_string())?;
+    let claims: Claims<N> = match version {
+        1 => N::from_v1(&data),
+        CLAIMS_VERSION => serde_json::from_slice(&data),
+        other => {
+            return Err(format!(
+                "library supports version {CLAIMS_VERSION} or less - received {other}"
+            ))
+        }
+    }
+    .map_err(|error| error.to_string())?;
+    // Version 1 signed only the payload chunk; version 2 signs `header.payload`.
+    let (signed, failure) = match version {
+        1 => (payload, "claim failed V1 signature verification"),
+        _ => (
+            &token[..header_and_payload_len(token)],
+            "claim failed V2 signature verification",
+        ),
+    };
     let signature = decode_part(signature)?;
-    let signed = &token[..header_and_payload_len(token)];
     let verified = nkeys::KeyPair::from_public_key(&claims.iss)
         .is_ok_and(|issuer| issuer.verify(signed.as_bytes(), &signature).is_ok());
     if !verified {
-        return Err("claim failed V2 signature verification".into());
+        return Err(failure.into());
     }
     if !claims.iss.starts_with(kind.issuer_prefix()) {
         return Err(format!(
@@ -410,7 +487,22 @@ pub fn decode<N: DeserializeOwned>(token: &str, kind: ClaimKind) -> Result<Claim
     Ok(claims)
 }
 
-/// The length of `header.payload` in `token` (the signed text).
+/// The library's `Header.Valid`: `typ` is `JWT` and `alg` is either version's, both
+/// case-insensitively. The header does not decide the claims version.
+fn check_header(header: &str) -> Result<(), String> {
+    let header: Header = serde_json::from_slice(&decode_part(header)?)
+        .map_err(|error| format!("invalid header: {error}"))?;
+    if !header.typ.eq_ignore_ascii_case("JWT") {
+        return Err(format!("not supported type {:?}", header.typ));
+    }
+    let alg = header.alg.to_lowercase();
+    if alg != "ed25519" && alg != "ed25519-nkey" {
+        return Err(format!("unexpected {:?} algorithm", header.alg));
+    }
+    Ok(())
+}
+
+/// The length of `header.payload` in `token` (the text version 2 signs).
 fn header_and_payload_len(token: &str) -> usize {
     token.rfind('.').expect("a token of 3 chunks has dots")
 }

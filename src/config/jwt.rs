@@ -9,8 +9,10 @@
 //! left out, as nats-server's resolver lookup refuses it when a user connects. Claims
 //! that do not map onto ringnats' accounts (scoped signing keys, activation tokens,
 //! subject mappings, auth callout, ...) are refused with `not yet supported`, rather
-//! than ignored. Other resolvers, `trusted_keys` and `resolver_pinned_accounts` are
-//! refused by [`super::auth`].
+//! than ignored. Version 1 JWTs (operator or account, in any mix with version 2) load
+//! the same way: [`jwt::decode`] has already migrated them, dropping what version 1
+//! does not have, as nats-server's decoder does. Other resolvers, `trusted_keys` and
+//! `resolver_pinned_accounts` are refused by [`super::auth`].
 //!
 //! nats-server checks operator mode against `accounts {}` and users when the server
 //! starts, not under `-t`; so does [`validate`].
@@ -433,6 +435,22 @@ mod tests {
         format!("{signed}.{}", engine.encode(signature))
     }
 
+    /// A version 1 JWT: `type` at the top level, the signature over the payload alone.
+    fn jwt_v1(
+        kind: &str,
+        issuer: &nkeys::KeyPair,
+        subject: &str,
+        nats: serde_json::Value,
+    ) -> String {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = engine.encode(r#"{"typ":"jwt","alg":"ed25519"}"#);
+        let claims = json!({"iss": issuer.public_key(), "sub": subject, "type": kind,
+            "nats": nats});
+        let payload = engine.encode(claims.to_string());
+        let signature = issuer.sign(payload.as_bytes()).unwrap();
+        format!("{header}.{payload}.{}", engine.encode(signature))
+    }
+
     fn jwt(kind: &str, issuer: &nkeys::KeyPair, subject: &str, nats: serde_json::Value) -> String {
         let mut section = json!({"type": kind, "version": 2});
         for (key, value) in nats.as_object().unwrap() {
@@ -511,5 +529,46 @@ mod tests {
             account.public_key()
         );
         assert!(errors[0].ends_with(&expected), "{errors:?}");
+    }
+
+    #[test]
+    fn version_1_operators_and_accounts_load_in_any_mix() {
+        let (operator, signer) = (
+            nkeys::KeyPair::new_operator(),
+            nkeys::KeyPair::new_operator(),
+        );
+        let (v1_account, v2_account) =
+            (nkeys::KeyPair::new_account(), nkeys::KeyPair::new_account());
+        let operator_jwt = jwt_v1(
+            "operator",
+            &operator,
+            &operator.public_key(),
+            json!({"signing_keys": [signer.public_key()]}),
+        );
+        // `mappings` is not a version 1 field: dropped, not refused.
+        let v1_jwt = jwt_v1(
+            "account",
+            &signer,
+            &v1_account.public_key(),
+            json!({"limits": {"conn": 3, "subs": -1, "payload": -1},
+                   "mappings": {"a": [{"subject": "b"}]}}),
+        );
+        let v2_jwt = jwt("account", &operator, &v2_account.public_key(), json!({}));
+        let text = format!(
+            "operator: \"{operator_jwt}\"\nresolver: MEMORY\nresolver_preload: {{\n  {}: \"{v1_jwt}\"\n  {}: \"{v2_jwt}\"\n}}\n",
+            v1_account.public_key(),
+            v2_account.public_key()
+        );
+        let loaded = load_text(&text).expect("loads");
+        let auth = &loaded.config.auth;
+        let names: Vec<&str> = auth
+            .accounts
+            .iter()
+            .map(|account| account.name.as_str())
+            .collect();
+        assert_eq!(names, [v1_account.public_key(), v2_account.public_key()]);
+        assert_eq!(auth.accounts[0].limits.connections_max, Some(3));
+        let mode = auth.operator.as_ref().expect("operator mode");
+        assert!(mode.trusted_keys.contains(&signer.public_key()));
     }
 }

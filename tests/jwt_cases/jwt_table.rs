@@ -1,10 +1,12 @@
 //! JWT operator mode wire cases (MEMORY resolver, preloaded accounts), each with the
 //! exact bytes nats-server 2.15.1 answers. Placeholders are filled from
 //! [`crate::world::World::test_keys`]: every user JWT is for the test user key, so
-//! `{sig}` is a good nonce signature and `{stranger_sig}` a bad one.
+//! `{sig}` is a good nonce signature and `{stranger_sig}` a bad one. The answers do not
+//! depend on the claims version: the same table runs on worlds of version 2, version 1
+//! and mixed JWTs.
 
 use crate::script::{closes, listen, talk, ScriptCase};
-use crate::world::OPERATOR_CONFIG;
+use crate::world::{OPERATOR_CONFIG, V1_ONLY_CONFIG};
 
 const VIOLATION: &str = "-ERR 'Authorization Violation'\r\n";
 
@@ -191,5 +193,167 @@ pub const JWT_CASES: &[ScriptCase] = &[
             ),
             listen(0, "MSG shared 1 4\r\nsame\r\n"),
         ],
+    },
+    ScriptCase {
+        name: "jwt_user_forged_signature",
+        why: "a user JWT naming account A as issuer but signed by another key",
+        config: OPERATOR_CONFIG,
+        greeting: GREETING,
+        steps: &[closes(
+            0,
+            lines!(
+                connect!("\"jwt\":\"{user_forged_jwt}\"", "\"sig\":\"{sig}\""),
+                "PING"
+            ),
+            VIOLATION,
+        )],
+    },
+    ScriptCase {
+        name: "jwt_user_signed_over_the_other_versions_text",
+        why: "version 1 signs the payload alone, version 2 header.payload; the other's \
+              text does not verify",
+        config: OPERATOR_CONFIG,
+        greeting: GREETING,
+        steps: &[closes(
+            0,
+            lines!(
+                connect!(
+                    "\"jwt\":\"{user_other_signed_text_jwt}\"",
+                    "\"sig\":\"{sig}\""
+                ),
+                "PING"
+            ),
+            VIOLATION,
+        )],
+    },
+    ScriptCase {
+        name: "jwt_user_revoked_by_account",
+        why: "account D's revocations name the user, issued before the revocation time",
+        config: OPERATOR_CONFIG,
+        greeting: GREETING,
+        steps: &[closes(
+            0,
+            lines!(
+                connect!("\"jwt\":\"{user_d_jwt}\"", "\"sig\":\"{sig}\""),
+                "PING"
+            ),
+            VIOLATION,
+        )],
+    },
+    ScriptCase {
+        name: "jwt_account_signed_by_operator_signing_key",
+        why: "account B is signed by a signing key the operator JWT lists",
+        config: OPERATOR_CONFIG,
+        greeting: GREETING,
+        steps: &[talk(
+            0,
+            lines!(
+                connect!("\"jwt\":\"{user_b_jwt}\"", "\"sig\":\"{sig}\""),
+                "PING"
+            ),
+            "PONG\r\n",
+        )],
+    },
+    ScriptCase {
+        name: "jwt_account_subscription_limit",
+        why: "account C's JWT allows one subscription; the second is refused, the \
+              connection stays",
+        config: OPERATOR_CONFIG,
+        greeting: GREETING,
+        steps: &[talk(
+            0,
+            lines!(
+                connect!("\"jwt\":\"{user_c_jwt}\"", "\"sig\":\"{sig}\""),
+                "SUB one 1",
+                "SUB two 2",
+                "PING"
+            ),
+            concat!("-ERR 'maximum subscriptions exceeded'\r\n", "PONG\r\n"),
+        )],
+    },
+    ScriptCase {
+        name: "jwt_stream_export_imported",
+        why: "account A exports the stream feed.>, B imports it: B's subscriber gets A's \
+              publish",
+        config: OPERATOR_CONFIG,
+        greeting: GREETING,
+        steps: &[
+            talk(
+                0,
+                lines!(
+                    connect!("\"jwt\":\"{user_b_jwt}\"", "\"sig\":\"{sig}\""),
+                    "SUB feed.x 1",
+                    "PING"
+                ),
+                "PONG\r\n",
+            ),
+            talk(
+                1,
+                lines!(
+                    connect!("\"jwt\":\"{user_a_jwt}\"", "\"sig\":\"{sig}\""),
+                    "PUB feed.x 4",
+                    "news",
+                    "PING"
+                ),
+                "PONG\r\n",
+            ),
+            listen(0, "MSG feed.x 1 4\r\nnews\r\n"),
+        ],
+    },
+];
+
+/// Cases whose answer holds only when the account and user JWTs are version 1: claims
+/// version 2 added (or moved) are not read from version 1 tokens.
+pub const JWT_V1_ONLY_CASES: &[ScriptCase] = &[
+    ScriptCase {
+        name: "jwt_v1_account_ignores_version_2_claims",
+        why: "default_permissions and mappings are not version 1 account fields: the \
+              decoder drops them, so nothing is denied or mapped",
+        config: V1_ONLY_CONFIG,
+        greeting: GREETING,
+        steps: &[talk(
+            0,
+            lines!(
+                connect!("\"jwt\":\"{user_e_jwt}\"", "\"sig\":\"{sig}\""),
+                "SUB e.in 1",
+                "PUB e.in 2",
+                "hi",
+                "PING"
+            ),
+            "MSG e.in 1 2\r\nhi\r\nPONG\r\n",
+        )],
+    },
+    ScriptCase {
+        name: "jwt_v1_user_ignores_allowed_connection_types",
+        why: "allowed_connection_types is a version 2 user field; a version 1 user naming \
+              only WEBSOCKET still logs in over plain TCP",
+        config: V1_ONLY_CONFIG,
+        greeting: GREETING,
+        steps: &[talk(
+            0,
+            lines!(
+                connect!("\"jwt\":\"{user_websocket_only_jwt}\"", "\"sig\":\"{sig}\""),
+                "PING"
+            ),
+            "PONG\r\n",
+        )],
+    },
+    ScriptCase {
+        name: "jwt_v1_user_issuer_account_read_from_the_top_level",
+        why: "version 1 kept issuer_account beside iss; inside nats it is not read, so a \
+              user signed by A's signing key finds no account",
+        config: V1_ONLY_CONFIG,
+        greeting: GREETING,
+        steps: &[closes(
+            0,
+            lines!(
+                connect!(
+                    "\"jwt\":\"{user_issuer_account_in_nats_jwt}\"",
+                    "\"sig\":\"{sig}\""
+                ),
+                "PING"
+            ),
+            VIOLATION,
+        )],
     },
 ];
