@@ -317,7 +317,11 @@ impl<T: Clone + PartialEq> Node<T> {
         }
     }
 
-    /// Collects every entry whose subject matches the literal tokens in `rest`.
+    /// Collects every entry whose subject matches the literal tokens in `rest`, in
+    /// nats-server's order (`matchLevel`), which is the order a connection with several
+    /// matching subscriptions receives its copies in: at each level the `>` child, then
+    /// everything below the `*` child, then the literal child; at the last token the
+    /// literal child before the `*` child.
     fn collect(&self, rest: &[u8], result: &mut SublistResult<T>) {
         let mut node = self;
         let mut rest = rest;
@@ -326,19 +330,22 @@ impl<T: Clone + PartialEq> Node<T> {
             if let Some(full_wildcard) = &node.full_wildcard {
                 full_wildcard.add_to_result(result);
             }
-            if let Some(partial_wildcard) = &node.partial_wildcard {
-                match remainder {
-                    None => partial_wildcard.add_to_result(result),
-                    Some(remainder) => partial_wildcard.collect(remainder, result),
+            let Some(remainder) = remainder else {
+                if let Some(child) = node.literal_children.get(token) {
+                    child.add_to_result(result);
                 }
+                if let Some(partial_wildcard) = &node.partial_wildcard {
+                    partial_wildcard.add_to_result(result);
+                }
+                return;
+            };
+            if let Some(partial_wildcard) = &node.partial_wildcard {
+                partial_wildcard.collect(remainder, result);
             }
             let Some(child) = node.literal_children.get(token) else {
                 return;
             };
-            match remainder {
-                None => return child.add_to_result(result),
-                Some(remainder) => (node, rest) = (child, remainder),
-            }
+            (node, rest) = (child, remainder);
         }
     }
 
@@ -383,7 +390,8 @@ pub struct Sublist<T> {
     /// The trie's root level; it holds no entries itself (no subject is empty).
     root: Node<T>,
     /// Cached results by published subject; `len() <= cache_entries_max` at all times, and
-    /// every entry equals what a fresh walk of the trie would return.
+    /// every entry holds what a fresh walk of the trie would return, possibly in another
+    /// order (entries inserted since the walk come last, as in nats-server).
     cache: HashMap<Box<[u8]>, CacheEntry<T>, SubjectHasher>,
     /// The cache bound; 0 disables the cache.
     cache_entries_max: usize,
@@ -435,11 +443,11 @@ impl<T: Clone + PartialEq> Sublist<T> {
         for token in subject.split(|&byte| byte == TOKEN_SEPARATOR) {
             node = node.child_or_insert(token);
         }
-        let first_for_subject_queue = node.add_entry(queue, entry);
+        let first_for_subject_queue = node.add_entry(queue, entry.clone());
         self.subscription_count += 1;
         self.insert_count += 1;
         self.generation += 1;
-        self.invalidate_cache(subject);
+        self.add_to_cache_results(subject, queue, &entry);
         InsertOutcome {
             first_for_subject_queue,
         }
@@ -557,12 +565,41 @@ impl<T: Clone + PartialEq> Sublist<T> {
         });
     }
 
-    /// Drops every cached result that `pattern` (just inserted or removed) can match.
-    ///
-    /// Dropping rather than patching the cached result (nats-server patches on insert) keeps
-    /// a cached result identical, order included, to a fresh walk, and costs one miss per
-    /// affected subject; interest changes are far rarer than publishes. A literal pattern
-    /// touches one key; a wildcard scans the bounded cache, as nats-server does.
+    /// Appends a just-inserted entry to every cached result its `pattern` matches, as
+    /// nats-server's `addToCache` does: a cached subject then delivers to the new
+    /// subscription after the ones it already had, which is nats-server's delivery order
+    /// (a fresh walk would put it in trie order). A literal pattern touches one key; a
+    /// wildcard scans the bounded cache, as nats-server does.
+    fn add_to_cache_results(&mut self, pattern: &[u8], queue: Option<&[u8]>, entry: &T) {
+        if self.cache.is_empty() {
+            return;
+        }
+        let add = |cached: &mut CacheEntry<T>| {
+            let result = Rc::make_mut(&mut cached.result);
+            match queue {
+                None => result.plain.push(entry.clone()),
+                Some(name) => match result.queues.iter_mut().find(|g| *g.name == *name) {
+                    Some(group) => group.members.push(entry.clone()),
+                    None => result.queues.push(QueueGroup {
+                        name: name.into(),
+                        members: vec![entry.clone()],
+                    }),
+                },
+            }
+        };
+        if subject_has_wildcard(pattern) {
+            for (literal_subject, cached) in self.cache.iter_mut() {
+                if subject_matches(pattern, literal_subject) {
+                    add(cached);
+                }
+            }
+        } else if let Some(cached) = self.cache.get_mut(pattern) {
+            add(cached);
+        }
+    }
+
+    /// Drops every cached result that `pattern` (just removed) can match, as
+    /// nats-server's `removeFromCache` does; the next match walks the trie again.
     fn invalidate_cache(&mut self, pattern: &[u8]) {
         if self.cache.is_empty() {
             return;

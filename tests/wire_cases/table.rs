@@ -388,6 +388,50 @@ pub const WIRE_CASES: &[WireCase] = &[
         closes: false,
     },
     WireCase {
+        name: "overlapping_subscriptions_deliver_in_subject_tree_order",
+        why: "one connection's copies of a message come in nats-server's match order: `>` \
+              children, then `*` subtrees, then literals, the last token's literal before \
+              its `*`",
+        input: quiet!(
+            "SUB foo.* 1\r\nSUB foo.bar 2\r\nSUB > 3\r\nSUB foo.> 4\r\n",
+            "SUB *.bar 5\r\nSUB *.* 6\r\nSUB *.> 7\r\nPUB foo.bar 1\r\nx\r\nPING\r\n"
+        ),
+        expect: bytes!(
+            "MSG foo.bar 3 1\r\nx\r\nMSG foo.bar 7 1\r\nx\r\nMSG foo.bar 5 1\r\nx\r\n",
+            "MSG foo.bar 6 1\r\nx\r\nMSG foo.bar 4 1\r\nx\r\nMSG foo.bar 2 1\r\nx\r\n",
+            "MSG foo.bar 1 1\r\nx\r\nPONG\r\n"
+        ),
+        closes: false,
+    },
+    WireCase {
+        name: "subscriptions_added_after_a_publish_deliver_last",
+        why: "nats-server appends a new subscription to the cached match of a subject already \
+              published to, so it gets its copy after the older ones",
+        input: quiet!(
+            "SUB foo.* 1\r\nPUB foo.bar 1\r\nx\r\nSUB foo.bar 2\r\nSUB > 3\r\n",
+            "PUB foo.bar 1\r\ny\r\nPING\r\n"
+        ),
+        expect: bytes!(
+            "MSG foo.bar 1 1\r\nx\r\nMSG foo.bar 1 1\r\ny\r\nMSG foo.bar 2 1\r\ny\r\n",
+            "MSG foo.bar 3 1\r\ny\r\nPONG\r\n"
+        ),
+        closes: false,
+    },
+    WireCase {
+        name: "an_unsubscribe_resets_the_delivery_order",
+        why: "removing a subscription drops the cached matches, so the next publish walks the \
+              subject tree again",
+        input: quiet!(
+            "SUB foo.bar 2\r\nSUB > 3\r\nPUB foo.bar 1\r\nx\r\nUNSUB 3\r\nSUB > 3\r\n",
+            "PUB foo.bar 1\r\ny\r\nPING\r\n"
+        ),
+        expect: bytes!(
+            "MSG foo.bar 3 1\r\nx\r\nMSG foo.bar 2 1\r\nx\r\nMSG foo.bar 3 1\r\ny\r\n",
+            "MSG foo.bar 2 1\r\ny\r\nPONG\r\n"
+        ),
+        closes: false,
+    },
+    WireCase {
         name: "pub_size_leading_zero_echoed",
         why: "nats-server copies the client's size bytes into MSG verbatim: PUB foo 01 gives \
               MSG foo 1 01",
