@@ -27,7 +27,7 @@ use async_nats::ConnectOptions;
 use futures::future::BoxFuture;
 use futures::StreamExt;
 
-use common::{reference_server_bin, ringnats_bin, TempDir};
+use common::{reference_server_bin, ringnats_bin, DieWithTest, TempDir};
 use script::{connect_apart, ConfiguredServer, TestKeys};
 
 /// How long one message or connect may take in a check; generous for a loaded machine.
@@ -253,6 +253,7 @@ fn refused_config_stderr(binary: &std::path::Path, config: &str) -> String {
     std::fs::write(&path, config).expect("write the config");
     let stderr_path = dir.path().join("stderr.log");
     let mut child = Command::new(binary)
+        .die_with_test()
         .arg("-c")
         .arg(&path)
         .args(["-a", "127.0.0.1", "-p", "-1"])

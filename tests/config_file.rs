@@ -5,12 +5,15 @@
 //! keeps checking the shared ones against the binary). Black-box runs use loopback only,
 //! random ports (`-p -1`, found through `--ports_file_dir`), and bounded waits.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::DieWithTest;
 use ringnats::config::file::{load, FileError};
 use ringnats::config::{Config, IoBackendChoice};
 
@@ -281,6 +284,7 @@ fn file_values_apply_flags_override_and_signal_term_stops_the_server() {
     );
     // The file's port 1 would need root; the flag must win.
     let child = Command::new(RINGNATS)
+        .die_with_test()
         .args(["-c", conf.to_str().unwrap(), "-p", "-1", "--threads", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::DieWithTest;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Expect {
     /// Same verdict and same words as nats-server.
@@ -436,6 +438,7 @@ fn agrees(theirs: &Output, mine: &Output) -> bool {
 /// server still running after [`START_WAIT_MAX`] is killed and reported as `None`.
 fn start(program: &Path, directory: &Path) -> (Option<i32>, Vec<String>, String) {
     let mut child = Command::new(program)
+        .die_with_test()
         .args(["-c", "main.conf", "-p", "-1"])
         .current_dir(directory)
         .stdout(Stdio::null())

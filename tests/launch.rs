@@ -10,11 +10,12 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{reference_server_bin, ringnats_bin, ServerProcess, TempDir};
+use common::{reference_server_bin, ringnats_bin, DieWithTest, ServerProcess, TempDir};
 
 /// Runs a binary to completion (bounded) and returns its output.
 fn run(binary: &std::path::Path, args: &[&str]) -> Output {
     let mut child = Command::new(binary)
+        .die_with_test()
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -158,6 +159,7 @@ fn port_held_by_another_ringnats_with_reuseport_is_refused() {
     let port = free_port().to_string();
     let dir = TempDir::new("launch");
     let mut first = Command::new(ringnats_bin())
+        .die_with_test()
         .args(["-a", "127.0.0.1", "-p", &port, "--ports_file_dir"])
         .arg(dir.path())
         .stderr(Stdio::null())
@@ -189,6 +191,7 @@ fn ipv6_loopback_listener() {
     }
     let dir = TempDir::new("v6");
     let mut child = Command::new(ringnats_bin())
+        .die_with_test()
         .args(["-a", "::1", "-p", "-1", "--ports_file_dir"])
         .arg(dir.path())
         .stderr(Stdio::piped())
@@ -228,6 +231,7 @@ fn sigterm_and_sigint_stop_cleanly_and_remove_pid_file() {
         let pid_file = dir.path().join("ringnats.pid");
         let log_file = dir.path().join("ringnats.log");
         let mut child = Command::new(ringnats_bin())
+            .die_with_test()
             .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
             .arg(dir.path())
             .arg("-P")
@@ -302,6 +306,7 @@ fn open_file_soft_limit_is_raised_to_the_hard_limit() {
     let log_file = dir.path().join("ringnats.log");
     let mut command = Command::new(ringnats_bin());
     command
+        .die_with_test()
         .args(["-a", "127.0.0.1", "-p", "-1", "-l"])
         .arg(&log_file);
     // Start the child with a soft limit below its hard limit, as a login shell would.
@@ -339,6 +344,7 @@ fn running_out_of_descriptors_backs_off_and_recovers() {
     let log_file = dir.path().join("ringnats.log");
     let mut command = Command::new(ringnats_bin());
     command
+        .die_with_test()
         .args([
             "-a",
             "127.0.0.1",

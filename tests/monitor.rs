@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use common::{
-    http_get, HttpAnswer, RawClient, ServerProcess, ShapeRules, TempDir, ANSWER_WAIT_MAX,
+    http_get, DieWithTest, HttpAnswer, RawClient, ServerProcess, ShapeRules, TempDir,
+    ANSWER_WAIT_MAX,
 };
 use serde_json::Value;
 
@@ -618,6 +619,7 @@ fn concurrent_scrapes_while_a_publisher_runs() {
 /// the exit code and the text after `[FTL] ` in its log.
 fn fatal_start(binary: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
     let mut child = std::process::Command::new(binary)
+        .die_with_test()
         .args(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -183,6 +183,7 @@ impl ServerProcess {
             .unwrap_or_else(|error| panic!("cannot create {}: {error}", stderr_path.display()));
         let mut command = Command::new(binary);
         command
+            .die_with_test()
             .args(extra_args)
             .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
             .arg(dir.path());
@@ -817,6 +818,29 @@ pub fn read_stream_until(
         }
     }
     (seen, false)
+}
+
+/// Makes a child process die with the thread that started it (`PR_SET_PDEATHSIG`), so
+/// a test that panics or is killed by its time limit leaves no server behind
+/// (TESTING.md). Start servers from the test's own thread: the signal fires when that
+/// thread ends.
+pub trait DieWithTest {
+    fn die_with_test(&mut self) -> &mut Self;
+}
+
+impl DieWithTest for Command {
+    fn die_with_test(&mut self) -> &mut Self {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only the async-signal-safe prctl runs between fork and exec.
+        unsafe {
+            self.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        }
+    }
 }
 
 /// Subjects for [`round_trip`], unique per call in the process.
