@@ -58,6 +58,7 @@ pub mod auth;
 pub mod config;
 pub mod conn;
 pub mod io;
+pub mod jetstream;
 pub mod log;
 pub mod monitor;
 pub mod proto;

@@ -1,0 +1,2 @@
+//! The stream store: nats-server's file-store format and an in-memory store with the
+//! same interface. (Being built.)
