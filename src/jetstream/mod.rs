@@ -14,4 +14,5 @@
 //! `-js` still refuses to start until the shards serve the API.
 
 pub mod api;
+pub mod config;
 pub mod store;
