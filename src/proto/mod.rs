@@ -4,6 +4,7 @@
 pub mod connect;
 pub mod encode;
 pub mod errors;
+pub mod headers;
 pub mod info;
 pub mod parser;
 pub mod redact;
