@@ -4,6 +4,7 @@
 //! code only follows a plan.
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::num::NonZeroU64;
 use std::time::Duration;
 
 /// What the run measures.
@@ -74,8 +75,10 @@ pub struct Args {
     pub subject: String,
     pub queue_group: String,
     /// A publisher sends a PING every `window_msgs` messages, keeps at most two windows
-    /// unconfirmed and stays within one window of its subscribers.
-    pub window_msgs: u64,
+    /// unconfirmed and stays within one window of its subscribers. `None` (`--window 0` or
+    /// `--no-flow-control`): publishers send as fast as the server reads, with only a final
+    /// PING/PONG.
+    pub window_msgs: Option<NonZeroU64>,
     /// Idle connections to open (idle).
     pub connections: usize,
     /// The server's process id, for its RSS (idle).
@@ -113,7 +116,8 @@ Options:
       --duration <secs>     stop sending after this many seconds (fractions allowed)
       --subject <name>      subject (default bench.subject)
       --queue <name>        queue group name (default bench.queue)
-      --window <msgs>       flow-control window in messages (default 4096)
+      --window <msgs>       flow-control window in messages (default 4096; 0 = off)
+      --no-flow-control     publishers send as fast as the server reads (--window 0)
       --conns <n>           idle connections (default 10000)
       --pid <pid>           server pid, to read its RSS from /proc (idle)
       --drain-timeout <secs> stall allowed after publishing ends (default 3)
@@ -158,7 +162,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsError> 
         duration_max: None,
         subject: "bench.subject".into(),
         queue_group: "bench.queue".into(),
-        window_msgs: 4096,
+        window_msgs: NonZeroU64::new(4096),
         connections: 10_000,
         server_pid: None,
         drain_timeout: Duration::from_secs(3),
@@ -194,6 +198,10 @@ fn apply_switch(args: &mut Args, name: &str) -> Result<bool, ArgsError> {
             args.progress = false;
             Ok(true)
         }
+        "--no-flow-control" => {
+            args.window_msgs = None;
+            Ok(true)
+        }
         _ => Ok(false),
     }
 }
@@ -217,7 +225,7 @@ fn apply_option(args: &mut Args, name: &str, value: &str) -> Result<(), ArgsErro
         "--duration" => args.duration_max = Some(seconds(name, value)?),
         "--subject" => args.subject = value.to_string(),
         "--queue" => args.queue_group = value.to_string(),
-        "--window" => args.window_msgs = number(name, value)?,
+        "--window" => args.window_msgs = NonZeroU64::new(number(name, value)?),
         "--conns" => args.connections = number(name, value)?,
         "--pid" => args.server_pid = Some(number(name, value)?),
         "--drain-timeout" => args.drain_timeout = seconds(name, value)?,
@@ -246,9 +254,6 @@ fn finish(mut args: Args) -> Result<Args, ArgsError> {
         return Err(invalid(
             "--pubs, --subs and --requesters must be at least 1",
         ));
-    }
-    if args.window_msgs == 0 {
-        return Err(invalid("--window must be at least 1"));
     }
     if args.mode == Mode::Idle && args.client == ClientKind::AsyncNats {
         return Err(invalid("idle runs use the raw client only"));
@@ -331,5 +336,18 @@ mod tests {
         assert!(parse_words("pub --subject a.*").is_err());
         assert!(parse_words("idle --conns 10").is_err());
         assert!(parse_words("idle --conns 10 --pid 1").is_ok());
+    }
+
+    #[test]
+    fn turns_flow_control_off_with_a_zero_window_or_the_switch() {
+        assert_eq!(
+            parse_words("pubsub").unwrap().window_msgs,
+            NonZeroU64::new(4096)
+        );
+        assert_eq!(parse_words("pubsub --window 0").unwrap().window_msgs, None);
+        assert_eq!(
+            parse_words("pubsub --no-flow-control").unwrap().window_msgs,
+            None
+        );
     }
 }

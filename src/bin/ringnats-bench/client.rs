@@ -3,7 +3,8 @@
 //! per-message allocation, its request multiplexing). The flow-control rule is the same in
 //! spirit: a publisher flushes every window and stays within a window of its subscribers.
 //! async-nats has no PING round trip in its API, so subscriptions are given a short settle
-//! time instead of a PONG barrier.
+//! time instead of a PONG barrier. With flow control off (`--window 0`) a publisher just
+//! publishes; the client's bounded command channel and the socket are the only brakes.
 
 use std::io;
 use std::sync::atomic::Ordering;
@@ -163,9 +164,11 @@ async fn publish(
         }
         sent += 1;
         state.published.0.fetch_add(1, Ordering::AcqRel);
-        if sent % args.window_msgs == 0 {
-            let _ = client.flush().await;
-            wait_for_delivery(state, args.window_msgs * publishers).await;
+        if let Some(window_msgs) = args.window_msgs.map(u64::from) {
+            if sent % window_msgs == 0 {
+                let _ = client.flush().await;
+                wait_for_delivery(state, window_msgs * publishers).await;
+            }
         }
     }
     if let Err(flush_error) = client.flush().await {

@@ -6,6 +6,10 @@
 //! much a server is willing to buffer: a server that queued gigabytes would otherwise "win"
 //! the publish rate and lose the messages later. Each subscriber counts `MSG` frames with the
 //! scanner in `raw`. All clients start together after every subscription is confirmed.
+//!
+//! With flow control off (`--window 0`) a publisher only writes: the server's own reading
+//! speed is the limit, which is how a fast producer meets a server's slow-consumer policy.
+//! The final PING/PONG stays, so "published" still counts only what the server has read.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -31,9 +35,11 @@ struct PublishPlan {
     payload_bytes: usize,
     msgs_max: u64,
     deadline: Option<Instant>,
-    window_msgs: u64,
-    /// How far (in messages) all publishers together may run ahead of delivery.
-    delivery_lag_max: u64,
+    /// The flow-control window; `None` when flow control is off.
+    window_msgs: Option<u64>,
+    /// How far (in messages) all publishers together may run ahead of delivery; `None`
+    /// when flow control is off.
+    delivery_lag_max: Option<u64>,
     stall_timeout: Duration,
 }
 
@@ -109,8 +115,10 @@ fn publish_plan(args: &Args, index: usize, start: Instant) -> PublishPlan {
         payload_bytes: args.payload_bytes,
         msgs_max: share,
         deadline: args.duration_max.map(|duration| start + duration),
-        window_msgs: args.window_msgs,
-        delivery_lag_max: args.window_msgs * publishers,
+        window_msgs: args.window_msgs.map(u64::from),
+        delivery_lag_max: args
+            .window_msgs
+            .map(|window| u64::from(window) * publishers),
         stall_timeout: args.drain_timeout,
     }
 }
@@ -204,9 +212,13 @@ fn publish_loop(
     let payload = raw::payload(plan.payload_bytes);
     let mut frame = Vec::new();
     raw::encode_pub(&mut frame, plan.subject.as_bytes(), None, &payload);
-    let batch_msgs = (BATCH_BYTES_TARGET / frame.len()).clamp(1, plan.window_msgs as usize);
+    let batch_msgs_max = plan
+        .window_msgs
+        .map_or(usize::MAX, |window| window as usize);
+    let batch_msgs = (BATCH_BYTES_TARGET / frame.len()).clamp(1, batch_msgs_max);
     let batch = frame.repeat(batch_msgs);
-    let (mut pings_sent, mut pongs_answered, mut next_ping_at) = (0u64, 0u64, plan.window_msgs);
+    let (mut pings_sent, mut pongs_answered) = (0u64, 0u64);
+    let mut next_ping_at = plan.window_msgs.unwrap_or(u64::MAX);
     while *sent < plan.msgs_max && !state.stopped() {
         if plan
             .deadline
@@ -218,15 +230,17 @@ fn publish_loop(
         stream.write_all(&batch[..msgs as usize * frame.len()])?;
         *sent += msgs;
         state.published.0.fetch_add(msgs, Ordering::AcqRel);
-        if *sent >= next_ping_at {
+        if let Some(window_msgs) = plan.window_msgs.filter(|_| *sent >= next_ping_at) {
             stream.write_all(b"PING\r\n")?;
             pings_sent += 1;
-            next_ping_at += plan.window_msgs;
+            next_ping_at += window_msgs;
             // Two windows in flight at most: wait for the PONG of the window before this one.
             wait_for_pongs(counter, pings_sent - 1)?;
         }
         pongs_answered = answer_server_pings(stream, counter, pongs_answered)?;
-        wait_for_delivery(state, plan)?;
+        if let Some(lag_max) = plan.delivery_lag_max {
+            wait_for_delivery(state, lag_max, plan.stall_timeout)?;
+        }
     }
     stream.write_all(b"PING\r\n")?;
     wait_for_pongs(counter, pings_sent + 1)
@@ -263,23 +277,22 @@ fn wait_for_pongs(counter: &PongCounter, wanted: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// Holds the publishers within `delivery_lag_max` of the slowest subscriber. Gives up (and
-/// ends the run) when delivery stops moving, so lost messages show up as losses, not a hang.
-fn wait_for_delivery(state: &RunState, plan: &PublishPlan) -> io::Result<()> {
+/// Holds the publishers within `lag_max` of the slowest subscriber. Gives up (and ends the
+/// run) when delivery stops moving, so lost messages show up as losses, not a hang.
+fn wait_for_delivery(state: &RunState, lag_max: u64, stall_timeout: Duration) -> io::Result<()> {
     let mut backoff = Backoff::new();
     let mut watched = (state.delivery_progress(), Instant::now());
-    while state.published().saturating_sub(watched.0) > plan.delivery_lag_max {
+    while state.published().saturating_sub(watched.0) > lag_max {
         if state.stopped() {
             return Ok(());
         }
         let progress = state.delivery_progress();
         if progress != watched.0 {
             watched = (progress, Instant::now());
-        } else if watched.1.elapsed() > plan.stall_timeout {
+        } else if watched.1.elapsed() > stall_timeout {
             state.stop.store(true, Ordering::Release);
             return Err(io::Error::other(format!(
-                "deliveries stalled for {:?} at {progress} of {} published",
-                plan.stall_timeout,
+                "deliveries stalled for {stall_timeout:?} at {progress} of {} published",
                 state.published()
             )));
         }

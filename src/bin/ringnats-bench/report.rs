@@ -107,6 +107,7 @@ pub struct Report {
     pub client: String,
     pub server: String,
     pub payload_bytes: usize,
+    /// The flow-control window; 0 when flow control was off.
     pub window_msgs: u64,
     pub publish: Option<Side>,
     pub subscribe: Option<Side>,
@@ -130,7 +131,7 @@ impl Report {
             client: args.client.name().into(),
             server: args.server.to_string(),
             payload_bytes: args.payload_bytes,
-            window_msgs: args.window_msgs,
+            window_msgs: args.window_msgs.map_or(0, u64::from),
             ..Report::default()
         }
     }
@@ -140,10 +141,16 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{} ({} client, {} B payload) against {}{}",
+            "{} ({} client, {} B payload{}) against {}{}",
             self.mode,
             self.client,
             self.payload_bytes,
+            // Request and idle runs have no publishers to pace.
+            match (self.mode.as_str(), self.window_msgs) {
+                ("request" | "idle", _) => String::new(),
+                (_, 0) => ", flow control off".to_string(),
+                (_, window) => format!(", window {window}"),
+            },
             self.server,
             if self.label.is_empty() {
                 String::new()
