@@ -3,7 +3,8 @@
 //! per-message allocation, its request multiplexing). The flow-control rule is the same in
 //! spirit: a publisher flushes every window and stays within a window of its subscribers.
 //! async-nats has no PING round trip in its API, so subscriptions are given a short settle
-//! time instead of a PONG barrier. With flow control off (`--window 0`) a publisher just
+//! time instead of a PONG barrier, and a publisher's last message is confirmed by an echoed
+//! message to its own inbox (see `Barrier`). With flow control off (`--window 0`) a publisher just
 //! publishes; the client's bounded command channel and the socket are the only brakes.
 
 use std::io;
@@ -25,6 +26,9 @@ const SUBSCRIBE_SETTLE: Duration = Duration::from_millis(200);
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// A request unanswered for this long ends the run with an error.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// A publisher's barrier message not back within this long means the server is stuck (the
+/// raw path's PONG timeout).
+const BARRIER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// (messages, elapsed, error) of one task.
 type TaskResult = (u64, Duration, Option<String>);
@@ -69,7 +73,9 @@ async fn pubsub(args: &Args) -> io::Result<Report> {
     }
     let mut publishers = Vec::new();
     for index in 0..args.publishers {
-        publishers.push(connect(args, format!("bench-pub-{index}")).await?);
+        let client = connect(args, format!("bench-pub-{index}")).await?;
+        let barrier = Barrier::subscribe(&client).await?;
+        publishers.push((client, barrier));
     }
     tokio::time::sleep(SUBSCRIBE_SETTLE).await;
 
@@ -90,9 +96,9 @@ async fn pubsub(args: &Args) -> io::Result<Report> {
     let pub_tasks: Vec<_> = publishers
         .into_iter()
         .enumerate()
-        .map(|(index, client)| {
+        .map(|(index, (client, barrier))| {
             let (state, args) = (state.clone(), args.clone());
-            tokio::spawn(async move { publish(client, &args, index, &state, start).await })
+            tokio::spawn(async move { publish(client, barrier, &args, index, &state, start).await })
         })
         .collect();
     let pub_results = join_all(pub_tasks).await;
@@ -136,8 +142,47 @@ async fn join_all(tasks: Vec<tokio::task::JoinHandle<TaskResult>>) -> Vec<TaskRe
     results
 }
 
+/// What a publisher uses instead of a final PING/PONG: a subscription to its own inbox. A
+/// server handles one connection's messages in order, so a message published there comes
+/// back (echo is on) only after the server has read every PUB sent before it; a flush alone
+/// only says the bytes reached the socket.
+struct Barrier {
+    inbox: Subject,
+    subscription: async_nats::Subscriber,
+}
+
+impl Barrier {
+    async fn subscribe(client: &Client) -> io::Result<Barrier> {
+        let inbox = Subject::from(client.new_inbox());
+        let subscription = client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(io::Error::other)?;
+        client.flush().await.map_err(io::Error::other)?;
+        Ok(Barrier {
+            inbox,
+            subscription,
+        })
+    }
+
+    /// Returns once the server has read everything `client` published before.
+    async fn pass(&mut self, client: &Client) -> Result<(), String> {
+        client
+            .publish(self.inbox.clone(), "barrier".into())
+            .await
+            .map_err(|error| error.to_string())?;
+        client.flush().await.map_err(|error| error.to_string())?;
+        match tokio::time::timeout(BARRIER_TIMEOUT, self.subscription.next()).await {
+            Ok(Some(_message)) => Ok(()),
+            Ok(None) => Err("connection closed while waiting for the barrier".into()),
+            Err(_elapsed) => Err(format!("barrier not back within {BARRIER_TIMEOUT:?}")),
+        }
+    }
+}
+
 async fn publish(
     client: Client,
+    mut barrier: Barrier,
     args: &Args,
     index: usize,
     state: &RunState,
@@ -171,8 +216,8 @@ async fn publish(
             }
         }
     }
-    if let Err(flush_error) = client.flush().await {
-        error.get_or_insert(format!("publisher {index}: {flush_error}"));
+    if let Err(barrier_error) = barrier.pass(&client).await {
+        error.get_or_insert(format!("publisher {index}: {barrier_error}"));
     }
     let elapsed = start.elapsed();
     state.publishers_running.fetch_sub(1, Ordering::AcqRel);
