@@ -86,6 +86,12 @@ pub struct Args {
     /// How long deliveries may stall after the publishers finish before the rest counts as
     /// lost; also how long a publisher waits for stalled subscribers.
     pub drain_timeout: Duration,
+    /// The server's HTTP monitoring address (same host as `server`), for `/varz`; `None`
+    /// when not given.
+    pub monitor: Option<SocketAddr>,
+    /// async-nats `subscription_capacity` (messages buffered per subscription before the
+    /// client drops them); `None` keeps the client's default.
+    pub subscription_capacity: Option<usize>,
     pub json: bool,
     pub progress: bool,
     /// A free-form name carried into the report (the scenario name in scripts).
@@ -121,6 +127,9 @@ Options:
       --conns <n>           idle connections (default 10000)
       --pid <pid>           server pid, to read its RSS from /proc (idle)
       --drain-timeout <secs> stall allowed after publishing ends (default 3)
+      --monitor <port>      the server's HTTP monitoring port (or loopback host:port): report
+                            the /varz slow_consumers and stalled_clients deltas
+      --subscription-capacity <msgs>  async-nats per-subscription buffer (client default)
       --label <text>        name carried into the report
       --json                print one JSON object instead of a table
       --no-progress         no progress line on stderr
@@ -166,6 +175,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsError> 
         connections: 10_000,
         server_pid: None,
         drain_timeout: Duration::from_secs(3),
+        monitor: None,
+        subscription_capacity: None,
         json: false,
         progress: true,
         label: String::new(),
@@ -229,6 +240,8 @@ fn apply_option(args: &mut Args, name: &str, value: &str) -> Result<(), ArgsErro
         "--conns" => args.connections = number(name, value)?,
         "--pid" => args.server_pid = Some(number(name, value)?),
         "--drain-timeout" => args.drain_timeout = seconds(name, value)?,
+        "--monitor" => args.monitor = Some(parse_monitor(value)?),
+        "--subscription-capacity" => args.subscription_capacity = Some(number(name, value)?),
         "--label" => args.label = value.to_string(),
         _ => return Err(invalid(format!("unknown option `{name}`"))),
     }
@@ -255,6 +268,15 @@ fn finish(mut args: Args) -> Result<Args, ArgsError> {
             "--pubs, --subs and --requesters must be at least 1",
         ));
     }
+    if let Some(monitor) = &mut args.monitor {
+        // A bare port means the server's own host; `--server` may come after `--monitor`.
+        if monitor.ip().is_unspecified() {
+            monitor.set_ip(args.server.ip());
+        }
+    }
+    if args.subscription_capacity == Some(0) {
+        return Err(invalid("--subscription-capacity must be at least 1"));
+    }
     if args.mode == Mode::Idle && args.client == ClientKind::AsyncNats {
         return Err(invalid("idle runs use the raw client only"));
     }
@@ -279,6 +301,16 @@ fn parse_server(value: &str) -> Result<SocketAddr, ArgsError> {
         ));
     }
     Ok(addr)
+}
+
+/// `--monitor 8222` (the server's host, filled in by `finish`) or a loopback `host:port`.
+fn parse_monitor(value: &str) -> Result<SocketAddr, ArgsError> {
+    if let Ok(port) = value.parse::<u16>() {
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    let stripped = value.strip_prefix("http://").unwrap_or(value);
+    parse_server(stripped.trim_end_matches('/'))
+        .map_err(|_| invalid("--monitor must be a port or a loopback host:port"))
 }
 
 fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ArgsError> {
@@ -349,5 +381,14 @@ mod tests {
             parse_words("pubsub --no-flow-control").unwrap().window_msgs,
             None
         );
+    }
+
+    #[test]
+    fn puts_the_monitor_on_the_servers_host() {
+        let args = parse_words("pubsub --monitor 8222 --server [::1]:4222").unwrap();
+        assert_eq!(args.monitor, Some("[::1]:8222".parse().unwrap()));
+        let args = parse_words("pubsub --monitor http://127.0.0.1:8223/").unwrap();
+        assert_eq!(args.monitor, Some("127.0.0.1:8223".parse().unwrap()));
+        assert!(parse_words("pubsub --monitor 10.0.0.1:8222").is_err());
     }
 }

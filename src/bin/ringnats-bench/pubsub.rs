@@ -19,9 +19,10 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::args::{Args, Mode};
+use crate::monitor::CountersWatch;
 use crate::progress::{Backoff, Delivery, ProgressLine, RunState};
 use crate::raw::{self, MsgScanner, READ_BUFFER_BYTES};
-use crate::report::{Report, Side};
+use crate::report::{LostSplit, Report, Side, SubscriberOutcome};
 
 /// One write carries about this many bytes of frames.
 const BATCH_BYTES_TARGET: usize = 64 * 1024;
@@ -47,10 +48,13 @@ struct PublishPlan {
 struct WorkerResult {
     msgs: u64,
     elapsed: Duration,
+    /// A subscriber's connection ended by the server (EOF or reset).
+    closed_by_server: bool,
     error: Option<String>,
 }
 
 pub fn run(args: &Args) -> io::Result<Report> {
+    let counters = CountersWatch::begin(args.monitor)?;
     let (delivery, subscribers) = Delivery::for_run(args);
     let state = RunState::new(subscribers, args.publishers, delivery);
     let sub_line = match args.mode {
@@ -91,13 +95,18 @@ pub fn run(args: &Args) -> io::Result<Report> {
     let pub_results: Vec<WorkerResult> = pub_threads.into_iter().map(join).collect();
     let sub_results: Vec<WorkerResult> = sub_threads.into_iter().map(join).collect();
     drop(progress);
-    Ok(report(args, &state, &pub_results, &sub_results))
+    let (server_counters, counters_error) = counters.end();
+    let mut report = report(args, &state, &pub_results, &sub_results);
+    report.server_counters = server_counters;
+    report.errors.extend(counters_error);
+    Ok(report)
 }
 
 fn join(thread: JoinHandle<WorkerResult>) -> WorkerResult {
     thread.join().unwrap_or_else(|_| WorkerResult {
         msgs: 0,
         elapsed: Duration::ZERO,
+        closed_by_server: false,
         error: Some("worker thread panicked".into()),
     })
 }
@@ -131,6 +140,14 @@ fn report(args: &Args, state: &RunState, pubs: &[WorkerResult], subs: &[WorkerRe
         Delivery::OneMember => published,
     };
     let delivered: u64 = subs.iter().map(|result| result.msgs).sum();
+    let outcomes: Vec<SubscriberOutcome> = subs
+        .iter()
+        .map(|result| SubscriberOutcome {
+            delivered: result.msgs,
+            closed_by_server: result.closed_by_server,
+            ..SubscriberOutcome::default()
+        })
+        .collect();
     let sides = |results: &[WorkerResult]| {
         let counts: Vec<(u64, Duration)> = results.iter().map(|r| (r.msgs, r.elapsed)).collect();
         (!counts.is_empty()).then(|| Side::new(args.payload_bytes, &counts))
@@ -141,6 +158,8 @@ fn report(args: &Args, state: &RunState, pubs: &[WorkerResult], subs: &[WorkerRe
         expected,
         delivered,
         lost: expected as i64 - delivered as i64,
+        lost_split: LostSplit::new(state.delivery, published, &outcomes),
+        subscribers: outcomes,
         errors: pubs
             .iter()
             .chain(subs)
@@ -167,6 +186,7 @@ fn publish_and_count_down(
     WorkerResult {
         msgs: sent,
         elapsed,
+        closed_by_server: false,
         error: outcome.err().map(|error| format!("publisher: {error}")),
     }
 }
@@ -349,6 +369,7 @@ fn subscribe(
     let mut scanner = MsgScanner::new();
     let mut buffer = vec![0u8; READ_BUFFER_BYTES];
     let (mut last_msg_at, mut pongs_sent, mut error) = (Duration::ZERO, 0u64, None);
+    let mut closed_by_server = false;
     let mut watched: Option<(u64, Instant)> = None;
     while !state.subscriber_complete(index) && !state.stopped() {
         if state.publishers_done() {
@@ -365,6 +386,7 @@ fn subscribe(
         match stream.read(&mut buffer) {
             Ok(0) => {
                 error = Some(format!("subscriber {index}: server closed the connection"));
+                closed_by_server = true;
                 break;
             }
             Ok(read) => {
@@ -383,10 +405,15 @@ fn subscribe(
             }
             Err(read_error) if raw::is_timeout(&read_error) => {}
             Err(read_error) => {
+                // A server that closes with unread bytes in its receive buffer resets.
+                closed_by_server = read_error.kind() == io::ErrorKind::ConnectionReset;
                 error = Some(format!("subscriber {index}: {read_error}"));
                 break;
             }
         }
+    }
+    if closed_by_server {
+        state.mark_closed_by_server(index);
     }
     if let Some(server_error) = scanner.first_error.take() {
         error.get_or_insert(format!("subscriber {index}: {server_error}"));
@@ -400,6 +427,7 @@ fn subscribe(
     WorkerResult {
         msgs: scanner.msgs,
         elapsed: last_msg_at,
+        closed_by_server,
         error,
     }
 }
