@@ -89,6 +89,9 @@ pub struct Args {
     /// The server's HTTP monitoring address (same host as `server`), for `/varz`; `None`
     /// when not given.
     pub monitor: Option<SocketAddr>,
+    /// Extra subscribers on the subject that never read (pubsub); never counted in
+    /// expected or delivered. Needs `monitor`, which tells when the server closed them.
+    pub stuck_subscribers: usize,
     /// async-nats `subscription_capacity` (messages buffered per subscription before the
     /// client drops them); `None` keeps the client's default.
     pub subscription_capacity: Option<usize>,
@@ -129,6 +132,8 @@ Options:
       --drain-timeout <secs> stall allowed after publishing ends (default 3)
       --monitor <port>      the server's HTTP monitoring port (or loopback host:port): report
                             the /varz slow_consumers and stalled_clients deltas
+      --stuck <n>           pubsub: n more raw subscribers that never read (needs --monitor);
+                            reports when the server closed them and the rates after that
       --subscription-capacity <msgs>  async-nats per-subscription buffer (client default)
       --label <text>        name carried into the report
       --json                print one JSON object instead of a table
@@ -176,6 +181,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsError> 
         server_pid: None,
         drain_timeout: Duration::from_secs(3),
         monitor: None,
+        stuck_subscribers: 0,
         subscription_capacity: None,
         json: false,
         progress: true,
@@ -241,6 +247,7 @@ fn apply_option(args: &mut Args, name: &str, value: &str) -> Result<(), ArgsErro
         "--pid" => args.server_pid = Some(number(name, value)?),
         "--drain-timeout" => args.drain_timeout = seconds(name, value)?,
         "--monitor" => args.monitor = Some(parse_monitor(value)?),
+        "--stuck" => args.stuck_subscribers = number(name, value)?,
         "--subscription-capacity" => args.subscription_capacity = Some(number(name, value)?),
         "--label" => args.label = value.to_string(),
         _ => return Err(invalid(format!("unknown option `{name}`"))),
@@ -273,6 +280,14 @@ fn finish(mut args: Args) -> Result<Args, ArgsError> {
         if monitor.ip().is_unspecified() {
             monitor.set_ip(args.server.ip());
         }
+    }
+    if args.stuck_subscribers > 0 && args.mode != Mode::PubSub {
+        return Err(invalid("--stuck needs pubsub mode"));
+    }
+    if args.stuck_subscribers > 0 && args.monitor.is_none() {
+        return Err(invalid(
+            "--stuck needs --monitor: the server's /connz says when it closed them",
+        ));
     }
     if args.subscription_capacity == Some(0) {
         return Err(invalid("--subscription-capacity must be at least 1"));
@@ -381,6 +396,13 @@ mod tests {
             parse_words("pubsub --no-flow-control").unwrap().window_msgs,
             None
         );
+    }
+
+    #[test]
+    fn refuses_stuck_subscribers_without_a_monitor_or_outside_pubsub() {
+        assert!(parse_words("pubsub --stuck 1").is_err());
+        assert!(parse_words("queue --stuck 1 --monitor 8222").is_err());
+        assert!(parse_words("pubsub --stuck 1 --monitor 8222").is_ok());
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::monitor::CountersWatch;
 use crate::progress::{Delivery, ProgressLine, RunState};
 use crate::raw;
 use crate::report::{latency_histogram, Latency, LostSplit, Report, Side, SubscriberOutcome};
+use crate::stuck::StuckSubscribers;
 
 /// Time given to SUBs to reach the server before publishing starts.
 const SUBSCRIBE_SETTLE: Duration = Duration::from_millis(200);
@@ -101,6 +102,8 @@ async fn connect_with_events(
 
 async fn pubsub(args: &Args) -> io::Result<Report> {
     let counters = CountersWatch::begin(args.monitor)?;
+    // Blocking socket work; a few milliseconds for a handful of sockets.
+    let stuck = tokio::task::block_in_place(|| StuckSubscribers::open(args))?;
     let (delivery, subscribers) = Delivery::for_run(args);
     let state = RunState::new(subscribers, args.publishers, delivery);
     let mut subscriptions = Vec::new();
@@ -135,6 +138,7 @@ async fn pubsub(args: &Args) -> io::Result<Report> {
 
     let start = Instant::now();
     let progress = ProgressLine::start(state.clone(), args.progress);
+    let stuck_watch = stuck.watch(args.monitor, state.clone(), start);
     let sub_tasks: Vec<_> = subscriptions
         .into_iter()
         .enumerate()
@@ -160,7 +164,20 @@ async fn pubsub(args: &Args) -> io::Result<Report> {
     })
     .await;
     drop(progress);
-    let (server_counters, counters_error) = counters.end();
+    let stuck_report = stuck_watch.map(|watch| {
+        let publish_elapsed = pub_results.iter().map(|r| r.1).max();
+        let subs: Vec<(u64, Duration)> =
+            (sub_results.iter()).map(|r| (r.task.0, r.task.1)).collect();
+        tokio::task::block_in_place(|| {
+            watch.finish(
+                state.published(),
+                publish_elapsed.unwrap_or_default(),
+                &subs,
+            )
+        })
+    });
+    let (server_counters, counters_error) = tokio::task::block_in_place(|| counters.end());
+    drop(stuck);
 
     let published = state.published();
     let expected = match delivery {
@@ -181,6 +198,10 @@ async fn pubsub(args: &Args) -> io::Result<Report> {
         .filter_map(|r| r.2.clone())
         .collect();
     errors.extend(counters_error);
+    let stuck = stuck_report.map(|(report, error)| {
+        errors.extend(error);
+        report
+    });
     Ok(Report {
         publish: side(&pub_results),
         subscribe: side(&sub_tasks),
@@ -190,6 +211,7 @@ async fn pubsub(args: &Args) -> io::Result<Report> {
         lost_split: LostSplit::new(delivery, published, &outcomes),
         subscribers: outcomes,
         server_counters,
+        stuck,
         errors,
         ..Report::for_run(args)
     })

@@ -1,6 +1,6 @@
 //! The server's HTTP monitoring endpoints, read over loopback (`--monitor`): `/varz`
 //! counters before and after a run say whether the server closed anyone as a slow consumer
-//! or stalled a producer.
+//! or stalled a producer, and `/connz?state=closed` says when it closed a given connection.
 //!
 //! A few lines of HTTP/1.0 instead of an HTTP client: the harness needs one GET at a time,
 //! and both servers answer an HTTP/1.0 request with a body that ends when they close the
@@ -36,6 +36,17 @@ pub struct ServerCounters {
     pub stalled_clients: u64,
 }
 
+/// One entry of `/connz?state=closed`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClosedConnection {
+    /// The server's client id (`client_id` in the INFO it sent that connection).
+    pub cid: u64,
+    /// The client's port: the harness's local port of that socket.
+    pub port: u16,
+    /// Why the server closed it, in nats-server's words ("Slow Consumer (Pending Bytes)").
+    pub reason: String,
+}
+
 impl Monitor {
     pub fn new(address: SocketAddr) -> Monitor {
         Monitor { address }
@@ -54,11 +65,36 @@ impl Monitor {
         })
     }
 
+    /// The most recently closed connections, newest first, at most `limit`.
+    pub fn closed_connections(&self, limit: usize) -> io::Result<Vec<ClosedConnection>> {
+        let connz = self.get_json(&format!("/connz?state=closed&sort=stop&limit={limit}"))?;
+        closed_connections(&connz)
+    }
+
     fn get_json(&self, path: &str) -> io::Result<serde_json::Value> {
         let body = http_get(self.address, path)?;
         serde_json::from_slice(&body)
             .map_err(|error| io::Error::other(format!("{path}: not JSON: {error}")))
     }
+}
+
+fn closed_connections(connz: &serde_json::Value) -> io::Result<Vec<ClosedConnection>> {
+    let connections = connz
+        .get("connections")
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| io::Error::other("/connz has no connections list"))?;
+    Ok(connections
+        .iter()
+        .filter_map(|connection| {
+            let number = |name: &str| connection.get(name).and_then(serde_json::Value::as_u64);
+            let reason = connection.get("reason").and_then(serde_json::Value::as_str);
+            Some(ClosedConnection {
+                cid: number("cid")?,
+                port: u16::try_from(number("port")?).ok()?,
+                reason: reason.unwrap_or("").to_string(),
+            })
+        })
+        .collect())
 }
 
 /// `/varz` read before a run and again after it, when there is a monitor.
@@ -165,6 +201,19 @@ mod tests {
         let chunked =
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4;x=y\r\n\":1}\r\n0\r\n\r\n";
         assert_eq!(response_body(chunked).unwrap(), b"{\"a\":1}");
+    }
+
+    #[test]
+    fn reads_closed_connections() {
+        let connz = serde_json::json!({"connections": [
+            {"cid": 7, "ip": "127.0.0.1", "port": 40001, "reason": "Slow Consumer (Pending Bytes)"},
+            {"cid": 8, "port": 40002},
+        ]});
+        let closed = closed_connections(&connz).unwrap();
+        assert_eq!(closed.len(), 2);
+        assert_eq!((closed[0].cid, closed[0].port), (7, 40001));
+        assert_eq!(closed[0].reason, "Slow Consumer (Pending Bytes)");
+        assert_eq!(closed[1].reason, "");
     }
 
     #[test]

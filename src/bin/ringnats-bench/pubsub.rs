@@ -23,6 +23,7 @@ use crate::monitor::CountersWatch;
 use crate::progress::{Backoff, Delivery, ProgressLine, RunState};
 use crate::raw::{self, MsgScanner, READ_BUFFER_BYTES};
 use crate::report::{LostSplit, Report, Side, SubscriberOutcome};
+use crate::stuck::StuckSubscribers;
 
 /// One write carries about this many bytes of frames.
 const BATCH_BYTES_TARGET: usize = 64 * 1024;
@@ -55,6 +56,7 @@ struct WorkerResult {
 
 pub fn run(args: &Args) -> io::Result<Report> {
     let counters = CountersWatch::begin(args.monitor)?;
+    let stuck = StuckSubscribers::open(args)?;
     let (delivery, subscribers) = Delivery::for_run(args);
     let state = RunState::new(subscribers, args.publishers, delivery);
     let sub_line = match args.mode {
@@ -76,6 +78,7 @@ pub fn run(args: &Args) -> io::Result<Report> {
 
     let start = Instant::now();
     let progress = ProgressLine::start(state.clone(), args.progress);
+    let stuck_watch = stuck.watch(args.monitor, state.clone(), start);
     let sub_threads: Vec<JoinHandle<WorkerResult>> = sub_streams
         .into_iter()
         .enumerate()
@@ -95,8 +98,22 @@ pub fn run(args: &Args) -> io::Result<Report> {
     let pub_results: Vec<WorkerResult> = pub_threads.into_iter().map(join).collect();
     let sub_results: Vec<WorkerResult> = sub_threads.into_iter().map(join).collect();
     drop(progress);
-    let (server_counters, counters_error) = counters.end();
     let mut report = report(args, &state, &pub_results, &sub_results);
+    if let Some(watch) = stuck_watch {
+        let publish_elapsed = pub_results.iter().map(|r| r.elapsed).max();
+        let subs: Vec<(u64, Duration)> = sub_results.iter().map(|r| (r.msgs, r.elapsed)).collect();
+        let (stuck_report, stuck_error) = watch.finish(
+            state.published(),
+            publish_elapsed.unwrap_or_default(),
+            &subs,
+        );
+        report.stuck = Some(stuck_report);
+        report.errors.extend(stuck_error);
+    }
+    // The counters are read while the stuck sockets are still open, so closing them here
+    // is not counted.
+    let (server_counters, counters_error) = counters.end();
+    drop(stuck);
     report.server_counters = server_counters;
     report.errors.extend(counters_error);
     Ok(report)

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::monitor::ServerCounters;
 use crate::progress::Delivery;
+use crate::stuck::StuckReport;
 
 /// Throughput of one side (publishers or subscribers) of a run.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -224,6 +225,8 @@ pub struct Report {
     pub subscribers: Vec<SubscriberOutcome>,
     /// `/varz` counters around the run, with `--monitor`.
     pub server_counters: Option<ServerCountersDelta>,
+    /// The stuck subscribers' closes and the rates after them, with `--stuck`.
+    pub stuck: Option<StuckReport>,
     pub latency: Option<Latency>,
     pub idle: Option<IdleMemory>,
     pub errors: Vec<String>,
@@ -279,6 +282,9 @@ impl Report {
             );
         }
         write_loss(&mut out, self);
+        if let Some(stuck) = &self.stuck {
+            write_stuck(&mut out, stuck);
+        }
         if let Some(latency) = &self.latency {
             write_latency(&mut out, latency);
         }
@@ -330,6 +336,46 @@ fn write_loss(out: &mut String, report: &Report) {
             "  server /varz during the run: slow_consumers +{}, stalled_clients +{}",
             counters.slow_consumers, counters.stalled_clients
         );
+    }
+}
+
+fn write_stuck(out: &mut String, stuck: &StuckReport) {
+    let closes: Vec<String> = (stuck.subscribers.iter().enumerate())
+        .map(
+            |(index, close)| match (close.closed_after_seconds, &close.reason) {
+                (Some(seconds), reason) => format!(
+                    "#{index} closed after {seconds:.2} s ({})",
+                    reason.as_deref().unwrap_or("no reason given")
+                ),
+                (None, _) => format!("#{index} not closed"),
+            },
+        )
+        .collect();
+    let _ = writeln!(
+        out,
+        "  stuck: {} subscriber(s), SO_RCVBUF {} B: {}",
+        stuck.subscribers.len(),
+        stuck.receive_buffer_bytes,
+        closes.join(", ")
+    );
+    match &stuck.after_close {
+        Some(after) => {
+            let _ = writeln!(
+                out,
+                "  after the last stuck one closed (from {:.2} s): pub {:.0} msgs/s over {:.3} s, sub {:.0} msgs/s over {:.3} s",
+                after.from_seconds,
+                after.publish_msgs_per_sec,
+                after.publish_seconds,
+                after.subscribe_msgs_per_sec,
+                after.subscribe_seconds
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "  after the last stuck one closed: no figures (not all closed while publishing)"
+            );
+        }
     }
 }
 
