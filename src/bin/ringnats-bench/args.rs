@@ -4,6 +4,7 @@
 //! code only follows a plan.
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::num::NonZeroU64;
 use std::time::Duration;
 
 /// What the run measures.
@@ -74,8 +75,10 @@ pub struct Args {
     pub subject: String,
     pub queue_group: String,
     /// A publisher sends a PING every `window_msgs` messages, keeps at most two windows
-    /// unconfirmed and stays within one window of its subscribers.
-    pub window_msgs: u64,
+    /// unconfirmed and stays within one window of its subscribers. `None` (`--window 0` or
+    /// `--no-flow-control`): publishers send as fast as the server reads, with only a final
+    /// PING/PONG.
+    pub window_msgs: Option<NonZeroU64>,
     /// Idle connections to open (idle).
     pub connections: usize,
     /// The server's process id, for its RSS (idle).
@@ -83,6 +86,15 @@ pub struct Args {
     /// How long deliveries may stall after the publishers finish before the rest counts as
     /// lost; also how long a publisher waits for stalled subscribers.
     pub drain_timeout: Duration,
+    /// The server's HTTP monitoring address (same host as `server`), for `/varz`; `None`
+    /// when not given.
+    pub monitor: Option<SocketAddr>,
+    /// Extra subscribers on the subject that never read (pubsub); never counted in
+    /// expected or delivered. Needs `monitor`, which tells when the server closed them.
+    pub stuck_subscribers: usize,
+    /// async-nats `subscription_capacity` (messages buffered per subscription before the
+    /// client drops them); `None` keeps the client's default.
+    pub subscription_capacity: Option<usize>,
     pub json: bool,
     pub progress: bool,
     /// A free-form name carried into the report (the scenario name in scripts).
@@ -113,10 +125,16 @@ Options:
       --duration <secs>     stop sending after this many seconds (fractions allowed)
       --subject <name>      subject (default bench.subject)
       --queue <name>        queue group name (default bench.queue)
-      --window <msgs>       flow-control window in messages (default 4096)
+      --window <msgs>       flow-control window in messages (default 4096; 0 = off)
+      --no-flow-control     publishers send as fast as the server reads (--window 0)
       --conns <n>           idle connections (default 10000)
       --pid <pid>           server pid, to read its RSS from /proc (idle)
       --drain-timeout <secs> stall allowed after publishing ends (default 3)
+      --monitor <port>      the server's HTTP monitoring port (or loopback host:port): report
+                            the /varz slow_consumers and stalled_clients deltas
+      --stuck <n>           pubsub: n more raw subscribers that never read (needs --monitor);
+                            reports when the server closed them and the rates after that
+      --subscription-capacity <msgs>  async-nats per-subscription buffer (client default)
       --label <text>        name carried into the report
       --json                print one JSON object instead of a table
       --no-progress         no progress line on stderr
@@ -158,10 +176,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsError> 
         duration_max: None,
         subject: "bench.subject".into(),
         queue_group: "bench.queue".into(),
-        window_msgs: 4096,
+        window_msgs: NonZeroU64::new(4096),
         connections: 10_000,
         server_pid: None,
         drain_timeout: Duration::from_secs(3),
+        monitor: None,
+        stuck_subscribers: 0,
+        subscription_capacity: None,
         json: false,
         progress: true,
         label: String::new(),
@@ -194,6 +215,10 @@ fn apply_switch(args: &mut Args, name: &str) -> Result<bool, ArgsError> {
             args.progress = false;
             Ok(true)
         }
+        "--no-flow-control" => {
+            args.window_msgs = None;
+            Ok(true)
+        }
         _ => Ok(false),
     }
 }
@@ -217,10 +242,13 @@ fn apply_option(args: &mut Args, name: &str, value: &str) -> Result<(), ArgsErro
         "--duration" => args.duration_max = Some(seconds(name, value)?),
         "--subject" => args.subject = value.to_string(),
         "--queue" => args.queue_group = value.to_string(),
-        "--window" => args.window_msgs = number(name, value)?,
+        "--window" => args.window_msgs = NonZeroU64::new(number(name, value)?),
         "--conns" => args.connections = number(name, value)?,
         "--pid" => args.server_pid = Some(number(name, value)?),
         "--drain-timeout" => args.drain_timeout = seconds(name, value)?,
+        "--monitor" => args.monitor = Some(parse_monitor(value)?),
+        "--stuck" => args.stuck_subscribers = number(name, value)?,
+        "--subscription-capacity" => args.subscription_capacity = Some(number(name, value)?),
         "--label" => args.label = value.to_string(),
         _ => return Err(invalid(format!("unknown option `{name}`"))),
     }
@@ -247,8 +275,22 @@ fn finish(mut args: Args) -> Result<Args, ArgsError> {
             "--pubs, --subs and --requesters must be at least 1",
         ));
     }
-    if args.window_msgs == 0 {
-        return Err(invalid("--window must be at least 1"));
+    if let Some(monitor) = &mut args.monitor {
+        // A bare port means the server's own host; `--server` may come after `--monitor`.
+        if monitor.ip().is_unspecified() {
+            monitor.set_ip(args.server.ip());
+        }
+    }
+    if args.stuck_subscribers > 0 && args.mode != Mode::PubSub {
+        return Err(invalid("--stuck needs pubsub mode"));
+    }
+    if args.stuck_subscribers > 0 && args.monitor.is_none() {
+        return Err(invalid(
+            "--stuck needs --monitor: the server's /connz says when it closed them",
+        ));
+    }
+    if args.subscription_capacity == Some(0) {
+        return Err(invalid("--subscription-capacity must be at least 1"));
     }
     if args.mode == Mode::Idle && args.client == ClientKind::AsyncNats {
         return Err(invalid("idle runs use the raw client only"));
@@ -274,6 +316,16 @@ fn parse_server(value: &str) -> Result<SocketAddr, ArgsError> {
         ));
     }
     Ok(addr)
+}
+
+/// `--monitor 8222` (the server's host, filled in by `finish`) or a loopback `host:port`.
+fn parse_monitor(value: &str) -> Result<SocketAddr, ArgsError> {
+    if let Ok(port) = value.parse::<u16>() {
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    let stripped = value.strip_prefix("http://").unwrap_or(value);
+    parse_server(stripped.trim_end_matches('/'))
+        .map_err(|_| invalid("--monitor must be a port or a loopback host:port"))
 }
 
 fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ArgsError> {
@@ -331,5 +383,34 @@ mod tests {
         assert!(parse_words("pub --subject a.*").is_err());
         assert!(parse_words("idle --conns 10").is_err());
         assert!(parse_words("idle --conns 10 --pid 1").is_ok());
+    }
+
+    #[test]
+    fn turns_flow_control_off_with_a_zero_window_or_the_switch() {
+        assert_eq!(
+            parse_words("pubsub").unwrap().window_msgs,
+            NonZeroU64::new(4096)
+        );
+        assert_eq!(parse_words("pubsub --window 0").unwrap().window_msgs, None);
+        assert_eq!(
+            parse_words("pubsub --no-flow-control").unwrap().window_msgs,
+            None
+        );
+    }
+
+    #[test]
+    fn refuses_stuck_subscribers_without_a_monitor_or_outside_pubsub() {
+        assert!(parse_words("pubsub --stuck 1").is_err());
+        assert!(parse_words("queue --stuck 1 --monitor 8222").is_err());
+        assert!(parse_words("pubsub --stuck 1 --monitor 8222").is_ok());
+    }
+
+    #[test]
+    fn puts_the_monitor_on_the_servers_host() {
+        let args = parse_words("pubsub --monitor 8222 --server [::1]:4222").unwrap();
+        assert_eq!(args.monitor, Some("[::1]:8222".parse().unwrap()));
+        let args = parse_words("pubsub --monitor http://127.0.0.1:8223/").unwrap();
+        assert_eq!(args.monitor, Some("127.0.0.1:8223".parse().unwrap()));
+        assert!(parse_words("pubsub --monitor 10.0.0.1:8222").is_err());
     }
 }

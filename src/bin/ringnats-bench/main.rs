@@ -6,16 +6,22 @@
 //! memchr scanner on plain threads, so the harness is never the bottleneck; `--client
 //! async-nats` runs the same scenarios through the official client. Publishers are held to a
 //! flow-control window (see `pubsub`), so results do not depend on how much a server buffers.
+//! With `--monitor` the server's `/varz` says whether it closed a subscriber as a slow
+//! consumer or stalled a producer, so losses are split into server-side and client-side;
+//! `--stuck N` adds subscribers that never read and measures the others after the server
+//! closed them.
 //! Output is a table for people or one JSON object (`--json`) for `scripts/perf.sh`.
 
 mod args;
 mod client;
 mod idle;
+mod monitor;
 mod progress;
 mod pubsub;
 mod raw;
 mod report;
 mod request;
+mod stuck;
 
 use std::process::ExitCode;
 

@@ -43,6 +43,10 @@ pub struct RunState {
     pub published: PaddedCounter,
     /// Messages received, one counter per subscriber.
     pub delivered: Vec<PaddedCounter>,
+    /// Per subscriber: set once the server closed its connection (a slow consumer, most
+    /// likely). It gets nothing more on that connection, so it no longer holds back the
+    /// flow-control rule; what it missed is counted as server-side loss.
+    pub closed_by_server: Vec<AtomicBool>,
     /// Publishers that have not yet confirmed their last message with a PONG.
     pub publishers_running: AtomicUsize,
     /// Set when the run must end now (an error, or the drain timed out).
@@ -55,6 +59,7 @@ impl RunState {
         Arc::new(RunState {
             published: PaddedCounter::default(),
             delivered: (0..subscribers).map(|_| PaddedCounter::default()).collect(),
+            closed_by_server: (0..subscribers).map(|_| AtomicBool::new(false)).collect(),
             publishers_running: AtomicUsize::new(publishers),
             stop: AtomicBool::new(false),
             delivery,
@@ -73,14 +78,25 @@ impl RunState {
         self.publishers_running.load(Ordering::Acquire) == 0
     }
 
-    /// Deliveries in publish units: how far the slowest consumer has come.
+    /// Deliveries in publish units: how far the slowest consumer the server still serves
+    /// has come.
     pub fn delivery_progress(&self) -> u64 {
         let counts = self.delivered.iter().map(|c| c.0.load(Ordering::Acquire));
         match self.delivery {
             Delivery::None => u64::MAX,
-            Delivery::EverySubscriber => counts.min().unwrap_or(u64::MAX),
+            Delivery::EverySubscriber => counts
+                .zip(&self.closed_by_server)
+                .filter(|(_, closed)| !closed.load(Ordering::Acquire))
+                .map(|(count, _)| count)
+                .min()
+                .unwrap_or(u64::MAX),
             Delivery::OneMember => counts.sum(),
         }
+    }
+
+    /// Records that the server closed subscriber `index`.
+    pub fn mark_closed_by_server(&self, index: usize) {
+        self.closed_by_server[index].store(true, Ordering::Release);
     }
 
     /// Total deliveries so far (every subscriber's count added up).

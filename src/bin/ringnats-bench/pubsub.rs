@@ -6,6 +6,10 @@
 //! much a server is willing to buffer: a server that queued gigabytes would otherwise "win"
 //! the publish rate and lose the messages later. Each subscriber counts `MSG` frames with the
 //! scanner in `raw`. All clients start together after every subscription is confirmed.
+//!
+//! With flow control off (`--window 0`) a publisher only writes: the server's own reading
+//! speed is the limit, which is how a fast producer meets a server's slow-consumer policy.
+//! The final PING/PONG stays, so "published" still counts only what the server has read.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -15,9 +19,11 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::args::{Args, Mode};
+use crate::monitor::CountersWatch;
 use crate::progress::{Backoff, Delivery, ProgressLine, RunState};
 use crate::raw::{self, MsgScanner, READ_BUFFER_BYTES};
-use crate::report::{Report, Side};
+use crate::report::{LostSplit, Report, Side, SubscriberOutcome};
+use crate::stuck::StuckSubscribers;
 
 /// One write carries about this many bytes of frames.
 const BATCH_BYTES_TARGET: usize = 64 * 1024;
@@ -31,9 +37,11 @@ struct PublishPlan {
     payload_bytes: usize,
     msgs_max: u64,
     deadline: Option<Instant>,
-    window_msgs: u64,
-    /// How far (in messages) all publishers together may run ahead of delivery.
-    delivery_lag_max: u64,
+    /// The flow-control window; `None` when flow control is off.
+    window_msgs: Option<u64>,
+    /// How far (in messages) all publishers together may run ahead of delivery; `None`
+    /// when flow control is off.
+    delivery_lag_max: Option<u64>,
     stall_timeout: Duration,
 }
 
@@ -41,10 +49,14 @@ struct PublishPlan {
 struct WorkerResult {
     msgs: u64,
     elapsed: Duration,
+    /// A subscriber's connection ended by the server (EOF or reset).
+    closed_by_server: bool,
     error: Option<String>,
 }
 
 pub fn run(args: &Args) -> io::Result<Report> {
+    let counters = CountersWatch::begin(args.monitor)?;
+    let stuck = StuckSubscribers::open(args)?;
     let (delivery, subscribers) = Delivery::for_run(args);
     let state = RunState::new(subscribers, args.publishers, delivery);
     let sub_line = match args.mode {
@@ -66,6 +78,7 @@ pub fn run(args: &Args) -> io::Result<Report> {
 
     let start = Instant::now();
     let progress = ProgressLine::start(state.clone(), args.progress);
+    let stuck_watch = stuck.watch(args.monitor, state.clone(), start);
     let sub_threads: Vec<JoinHandle<WorkerResult>> = sub_streams
         .into_iter()
         .enumerate()
@@ -85,13 +98,32 @@ pub fn run(args: &Args) -> io::Result<Report> {
     let pub_results: Vec<WorkerResult> = pub_threads.into_iter().map(join).collect();
     let sub_results: Vec<WorkerResult> = sub_threads.into_iter().map(join).collect();
     drop(progress);
-    Ok(report(args, &state, &pub_results, &sub_results))
+    let mut report = report(args, &state, &pub_results, &sub_results);
+    if let Some(watch) = stuck_watch {
+        let publish_elapsed = pub_results.iter().map(|r| r.elapsed).max();
+        let subs: Vec<(u64, Duration)> = sub_results.iter().map(|r| (r.msgs, r.elapsed)).collect();
+        let (stuck_report, stuck_error) = watch.finish(
+            state.published(),
+            publish_elapsed.unwrap_or_default(),
+            &subs,
+        );
+        report.stuck = Some(stuck_report);
+        report.errors.extend(stuck_error);
+    }
+    // The counters are read while the stuck sockets are still open, so closing them here
+    // is not counted.
+    let (server_counters, counters_error) = counters.end();
+    drop(stuck);
+    report.server_counters = server_counters;
+    report.errors.extend(counters_error);
+    Ok(report)
 }
 
 fn join(thread: JoinHandle<WorkerResult>) -> WorkerResult {
     thread.join().unwrap_or_else(|_| WorkerResult {
         msgs: 0,
         elapsed: Duration::ZERO,
+        closed_by_server: false,
         error: Some("worker thread panicked".into()),
     })
 }
@@ -109,8 +141,10 @@ fn publish_plan(args: &Args, index: usize, start: Instant) -> PublishPlan {
         payload_bytes: args.payload_bytes,
         msgs_max: share,
         deadline: args.duration_max.map(|duration| start + duration),
-        window_msgs: args.window_msgs,
-        delivery_lag_max: args.window_msgs * publishers,
+        window_msgs: args.window_msgs.map(u64::from),
+        delivery_lag_max: args
+            .window_msgs
+            .map(|window| u64::from(window) * publishers),
         stall_timeout: args.drain_timeout,
     }
 }
@@ -123,6 +157,14 @@ fn report(args: &Args, state: &RunState, pubs: &[WorkerResult], subs: &[WorkerRe
         Delivery::OneMember => published,
     };
     let delivered: u64 = subs.iter().map(|result| result.msgs).sum();
+    let outcomes: Vec<SubscriberOutcome> = subs
+        .iter()
+        .map(|result| SubscriberOutcome {
+            delivered: result.msgs,
+            closed_by_server: result.closed_by_server,
+            ..SubscriberOutcome::default()
+        })
+        .collect();
     let sides = |results: &[WorkerResult]| {
         let counts: Vec<(u64, Duration)> = results.iter().map(|r| (r.msgs, r.elapsed)).collect();
         (!counts.is_empty()).then(|| Side::new(args.payload_bytes, &counts))
@@ -133,6 +175,8 @@ fn report(args: &Args, state: &RunState, pubs: &[WorkerResult], subs: &[WorkerRe
         expected,
         delivered,
         lost: expected as i64 - delivered as i64,
+        lost_split: LostSplit::new(state.delivery, published, &outcomes),
+        subscribers: outcomes,
         errors: pubs
             .iter()
             .chain(subs)
@@ -159,6 +203,7 @@ fn publish_and_count_down(
     WorkerResult {
         msgs: sent,
         elapsed,
+        closed_by_server: false,
         error: outcome.err().map(|error| format!("publisher: {error}")),
     }
 }
@@ -204,9 +249,13 @@ fn publish_loop(
     let payload = raw::payload(plan.payload_bytes);
     let mut frame = Vec::new();
     raw::encode_pub(&mut frame, plan.subject.as_bytes(), None, &payload);
-    let batch_msgs = (BATCH_BYTES_TARGET / frame.len()).clamp(1, plan.window_msgs as usize);
+    let batch_msgs_max = plan
+        .window_msgs
+        .map_or(usize::MAX, |window| window as usize);
+    let batch_msgs = (BATCH_BYTES_TARGET / frame.len()).clamp(1, batch_msgs_max);
     let batch = frame.repeat(batch_msgs);
-    let (mut pings_sent, mut pongs_answered, mut next_ping_at) = (0u64, 0u64, plan.window_msgs);
+    let (mut pings_sent, mut pongs_answered) = (0u64, 0u64);
+    let mut next_ping_at = plan.window_msgs.unwrap_or(u64::MAX);
     while *sent < plan.msgs_max && !state.stopped() {
         if plan
             .deadline
@@ -218,15 +267,17 @@ fn publish_loop(
         stream.write_all(&batch[..msgs as usize * frame.len()])?;
         *sent += msgs;
         state.published.0.fetch_add(msgs, Ordering::AcqRel);
-        if *sent >= next_ping_at {
+        if let Some(window_msgs) = plan.window_msgs.filter(|_| *sent >= next_ping_at) {
             stream.write_all(b"PING\r\n")?;
             pings_sent += 1;
-            next_ping_at += plan.window_msgs;
+            next_ping_at += window_msgs;
             // Two windows in flight at most: wait for the PONG of the window before this one.
             wait_for_pongs(counter, pings_sent - 1)?;
         }
         pongs_answered = answer_server_pings(stream, counter, pongs_answered)?;
-        wait_for_delivery(state, plan)?;
+        if let Some(lag_max) = plan.delivery_lag_max {
+            wait_for_delivery(state, lag_max, plan.stall_timeout)?;
+        }
     }
     stream.write_all(b"PING\r\n")?;
     wait_for_pongs(counter, pings_sent + 1)
@@ -263,23 +314,22 @@ fn wait_for_pongs(counter: &PongCounter, wanted: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// Holds the publishers within `delivery_lag_max` of the slowest subscriber. Gives up (and
-/// ends the run) when delivery stops moving, so lost messages show up as losses, not a hang.
-fn wait_for_delivery(state: &RunState, plan: &PublishPlan) -> io::Result<()> {
+/// Holds the publishers within `lag_max` of the slowest subscriber. Gives up (and ends the
+/// run) when delivery stops moving, so lost messages show up as losses, not a hang.
+fn wait_for_delivery(state: &RunState, lag_max: u64, stall_timeout: Duration) -> io::Result<()> {
     let mut backoff = Backoff::new();
     let mut watched = (state.delivery_progress(), Instant::now());
-    while state.published().saturating_sub(watched.0) > plan.delivery_lag_max {
+    while state.published().saturating_sub(watched.0) > lag_max {
         if state.stopped() {
             return Ok(());
         }
         let progress = state.delivery_progress();
         if progress != watched.0 {
             watched = (progress, Instant::now());
-        } else if watched.1.elapsed() > plan.stall_timeout {
+        } else if watched.1.elapsed() > stall_timeout {
             state.stop.store(true, Ordering::Release);
             return Err(io::Error::other(format!(
-                "deliveries stalled for {:?} at {progress} of {} published",
-                plan.stall_timeout,
+                "deliveries stalled for {stall_timeout:?} at {progress} of {} published",
                 state.published()
             )));
         }
@@ -336,6 +386,7 @@ fn subscribe(
     let mut scanner = MsgScanner::new();
     let mut buffer = vec![0u8; READ_BUFFER_BYTES];
     let (mut last_msg_at, mut pongs_sent, mut error) = (Duration::ZERO, 0u64, None);
+    let mut closed_by_server = false;
     let mut watched: Option<(u64, Instant)> = None;
     while !state.subscriber_complete(index) && !state.stopped() {
         if state.publishers_done() {
@@ -352,6 +403,7 @@ fn subscribe(
         match stream.read(&mut buffer) {
             Ok(0) => {
                 error = Some(format!("subscriber {index}: server closed the connection"));
+                closed_by_server = true;
                 break;
             }
             Ok(read) => {
@@ -370,10 +422,15 @@ fn subscribe(
             }
             Err(read_error) if raw::is_timeout(&read_error) => {}
             Err(read_error) => {
+                // A server that closes with unread bytes in its receive buffer resets.
+                closed_by_server = read_error.kind() == io::ErrorKind::ConnectionReset;
                 error = Some(format!("subscriber {index}: {read_error}"));
                 break;
             }
         }
+    }
+    if closed_by_server {
+        state.mark_closed_by_server(index);
     }
     if let Some(server_error) = scanner.first_error.take() {
         error.get_or_insert(format!("subscriber {index}: {server_error}"));
@@ -387,6 +444,7 @@ fn subscribe(
     WorkerResult {
         msgs: scanner.msgs,
         elapsed: last_msg_at,
+        closed_by_server,
         error,
     }
 }

@@ -19,7 +19,12 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// Connects and sends CONNECT (no verbose, no echo) followed by `extra` and a PING; returns
 /// once the PONG arrives, so every SUB in `extra` is in force.
 pub fn connect(server: SocketAddr, name: &str, extra: &[u8]) -> io::Result<TcpStream> {
-    let mut stream = TcpStream::connect(server)?;
+    handshake(TcpStream::connect(server)?, name, extra)
+}
+
+/// `connect` on a stream already connected, for sockets that need options set before the
+/// connection is made.
+pub fn handshake(mut stream: TcpStream, name: &str, extra: &[u8]) -> io::Result<TcpStream> {
     stream.set_nodelay(true)?;
     let mut hello = Vec::with_capacity(256 + extra.len());
     write!(
@@ -34,6 +39,34 @@ pub fn connect(server: SocketAddr, name: &str, extra: &[u8]) -> io::Result<TcpSt
     wait_for_pong(&mut stream)?;
     stream.set_read_timeout(Some(POLL_INTERVAL))?;
     Ok(stream)
+}
+
+/// Reads the server's INFO line, which it sends before anything else, and returns its JSON.
+/// Until the client's CONNECT nothing follows that line, so no read can take more.
+pub fn read_info(stream: &mut TcpStream) -> io::Result<serde_json::Value> {
+    stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+    let mut line = Vec::with_capacity(CONTROL_LINE_BYTES_MAX);
+    let mut buffer = [0u8; 1024];
+    while memchr::memchr(b'\n', &line).is_none() {
+        if line.len() > CONTROL_LINE_BYTES_MAX {
+            return Err(io::Error::other("INFO line too long"));
+        }
+        let read = stream.read(&mut buffer)?;
+        if read == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "server closed the connection before INFO",
+            ));
+        }
+        line.extend_from_slice(&buffer[..read]);
+    }
+    if !line.ends_with(b"\n") {
+        return Err(io::Error::other("bytes after INFO before CONNECT"));
+    }
+    let json = trim_line_end(&line)
+        .strip_prefix(b"INFO")
+        .ok_or_else(|| io::Error::other("the server's first line is not INFO"))?;
+    serde_json::from_slice(json).map_err(|error| io::Error::other(format!("INFO: {error}")))
 }
 
 /// Reads until the first PONG. Nothing but INFO, PING and PONG can precede it on a

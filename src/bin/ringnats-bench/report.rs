@@ -1,12 +1,21 @@
 //! The result of a run, the same for every mode and client: a table for people and one JSON
 //! object (`--json`) for scripts. Rates are payload rates: MB/s counts payload bytes only, in
 //! units of 10^6 bytes, as `nats bench` does.
+//!
+//! Lost deliveries are split by where they went: server-side loss (a subscriber the server
+//! closed, normally as a slow consumer — what `/varz` `slow_consumers` counts), client-side
+//! drops (async-nats discards messages when a subscription's channel is full), and the
+//! rest, unexplained.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
+
+use crate::monitor::ServerCounters;
+use crate::progress::Delivery;
+use crate::stuck::StuckReport;
 
 /// Throughput of one side (publishers or subscribers) of a run.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -99,6 +108,100 @@ pub struct IdleMemory {
     pub connect_seconds: f64,
 }
 
+/// One subscriber's end of a run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SubscriberOutcome {
+    /// Messages the application (the counting loop) received.
+    pub delivered: u64,
+    /// The server closed this subscriber's connection (EOF or reset on the raw path, a
+    /// disconnect or reconnect with async-nats).
+    pub closed_by_server: bool,
+    /// Messages that reached the client but were dropped inside it (async-nats: the
+    /// connection's received count minus `delivered`); always 0 on the raw path.
+    pub client_dropped: u64,
+    /// async-nats `Event::SlowConsumer` events seen: one per dropped message, but the client
+    /// drops events too when its event channel (128) is full, so this is a lower bound.
+    pub client_slow_consumer_events: u64,
+}
+
+/// Where the lost deliveries went: `server_closed + client_dropped + unexplained == lost`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LostSplit {
+    /// Missing from subscribers the server closed, net of their client drops.
+    pub server_closed: u64,
+    /// Dropped inside the client library.
+    pub client_dropped: u64,
+    /// Everything else (negative for duplicates).
+    pub unexplained: i64,
+}
+
+impl LostSplit {
+    /// Splits `lost` for a run that published `published` messages. A subscriber's shortfall
+    /// goes first to its client drops (counted exactly), the rest to the server if it closed
+    /// the subscriber. In a queue group the members' shortfalls cannot be told apart, so the
+    /// group's is split the same way, as a whole.
+    pub fn new(delivery: Delivery, published: u64, subs: &[SubscriberOutcome]) -> LostSplit {
+        let (expected, delivered) = match delivery {
+            Delivery::None => (0, 0),
+            Delivery::EverySubscriber => (published * subs.len() as u64, delivered(subs)),
+            Delivery::OneMember => (published, delivered(subs)),
+        };
+        let lost = expected as i64 - delivered as i64;
+        let shares: Vec<(u64, u64, bool)> = match delivery {
+            Delivery::None => Vec::new(),
+            Delivery::EverySubscriber => subs
+                .iter()
+                .map(|sub| {
+                    let shortfall = published.saturating_sub(sub.delivered);
+                    (shortfall, sub.client_dropped, sub.closed_by_server)
+                })
+                .collect(),
+            Delivery::OneMember => vec![(
+                published.saturating_sub(delivered),
+                subs.iter().map(|sub| sub.client_dropped).sum(),
+                subs.iter().any(|sub| sub.closed_by_server),
+            )],
+        };
+        let mut split = LostSplit::default();
+        for (shortfall, dropped, closed) in shares {
+            let dropped = dropped.min(shortfall);
+            split.client_dropped += dropped;
+            if closed {
+                split.server_closed += shortfall - dropped;
+            }
+        }
+        split.unexplained = lost - split.server_closed as i64 - split.client_dropped as i64;
+        split
+    }
+}
+
+fn delivered(subs: &[SubscriberOutcome]) -> u64 {
+    subs.iter().map(|sub| sub.delivered).sum()
+}
+
+/// The server's own counters around a run (`--monitor`), read before the first connection
+/// and after the last subscriber finished.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerCountersDelta {
+    pub before: ServerCounters,
+    pub after: ServerCounters,
+    /// Clients the server closed as slow consumers during the run.
+    pub slow_consumers: u64,
+    /// Producer stalls during the run.
+    pub stalled_clients: u64,
+}
+
+impl ServerCountersDelta {
+    pub fn new(before: ServerCounters, after: ServerCounters) -> ServerCountersDelta {
+        ServerCountersDelta {
+            before,
+            after,
+            slow_consumers: after.slow_consumers.saturating_sub(before.slow_consumers),
+            stalled_clients: after.stalled_clients.saturating_sub(before.stalled_clients),
+        }
+    }
+}
+
 /// Everything a run produced.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
@@ -107,6 +210,7 @@ pub struct Report {
     pub client: String,
     pub server: String,
     pub payload_bytes: usize,
+    /// The flow-control window; 0 when flow control was off.
     pub window_msgs: u64,
     pub publish: Option<Side>,
     pub subscribe: Option<Side>,
@@ -115,6 +219,14 @@ pub struct Report {
     pub delivered: u64,
     /// `expected - delivered`; negative means duplicates.
     pub lost: i64,
+    /// Where `lost` went.
+    pub lost_split: LostSplit,
+    /// Each subscriber's outcome (pub/sub and queue runs).
+    pub subscribers: Vec<SubscriberOutcome>,
+    /// `/varz` counters around the run, with `--monitor`.
+    pub server_counters: Option<ServerCountersDelta>,
+    /// The stuck subscribers' closes and the rates after them, with `--stuck`.
+    pub stuck: Option<StuckReport>,
     pub latency: Option<Latency>,
     pub idle: Option<IdleMemory>,
     pub errors: Vec<String>,
@@ -130,7 +242,7 @@ impl Report {
             client: args.client.name().into(),
             server: args.server.to_string(),
             payload_bytes: args.payload_bytes,
-            window_msgs: args.window_msgs,
+            window_msgs: args.window_msgs.map_or(0, u64::from),
             ..Report::default()
         }
     }
@@ -140,10 +252,16 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{} ({} client, {} B payload) against {}{}",
+            "{} ({} client, {} B payload{}) against {}{}",
             self.mode,
             self.client,
             self.payload_bytes,
+            // Request and idle runs have no publishers to pace.
+            match (self.mode.as_str(), self.window_msgs) {
+                ("request" | "idle", _) => String::new(),
+                (_, 0) => ", flow control off".to_string(),
+                (_, window) => format!(", window {window}"),
+            },
             self.server,
             if self.label.is_empty() {
                 String::new()
@@ -162,6 +280,10 @@ impl Report {
                 "  delivered {} of {} expected, lost {}",
                 self.delivered, self.expected, self.lost
             );
+        }
+        write_loss(&mut out, self);
+        if let Some(stuck) = &self.stuck {
+            write_stuck(&mut out, stuck);
         }
         if let Some(latency) = &self.latency {
             write_latency(&mut out, latency);
@@ -192,6 +314,71 @@ fn write_side(out: &mut String, name: &str, side: &Side) {
     }
 }
 
+fn write_loss(out: &mut String, report: &Report) {
+    let closed: Vec<String> = (report.subscribers.iter().enumerate())
+        .filter(|(_, sub)| sub.closed_by_server)
+        .map(|(index, _)| format!("#{index}"))
+        .collect();
+    if report.lost != 0 || !closed.is_empty() {
+        let split = &report.lost_split;
+        let _ = writeln!(
+            out,
+            "  lost: {} server-closed, {} client-dropped, {} unexplained; subscribers closed by the server: {}",
+            split.server_closed,
+            split.client_dropped,
+            split.unexplained,
+            if closed.is_empty() { "none".to_string() } else { closed.join(" ") }
+        );
+    }
+    if let Some(counters) = &report.server_counters {
+        let _ = writeln!(
+            out,
+            "  server /varz during the run: slow_consumers +{}, stalled_clients +{}",
+            counters.slow_consumers, counters.stalled_clients
+        );
+    }
+}
+
+fn write_stuck(out: &mut String, stuck: &StuckReport) {
+    let closes: Vec<String> = (stuck.subscribers.iter().enumerate())
+        .map(
+            |(index, close)| match (close.closed_after_seconds, &close.reason) {
+                (Some(seconds), reason) => format!(
+                    "#{index} closed after {seconds:.2} s ({})",
+                    reason.as_deref().unwrap_or("no reason given")
+                ),
+                (None, _) => format!("#{index} not closed"),
+            },
+        )
+        .collect();
+    let _ = writeln!(
+        out,
+        "  stuck: {} subscriber(s), SO_RCVBUF {} B: {}",
+        stuck.subscribers.len(),
+        stuck.receive_buffer_bytes,
+        closes.join(", ")
+    );
+    match &stuck.after_close {
+        Some(after) => {
+            let _ = writeln!(
+                out,
+                "  after the last stuck one closed (from {:.2} s): pub {:.0} msgs/s over {:.3} s, sub {:.0} msgs/s over {:.3} s",
+                after.from_seconds,
+                after.publish_msgs_per_sec,
+                after.publish_seconds,
+                after.subscribe_msgs_per_sec,
+                after.subscribe_seconds
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "  after the last stuck one closed: no figures (not all closed while publishing)"
+            );
+        }
+    }
+}
+
 fn write_latency(out: &mut String, latency: &Latency) {
     let _ = writeln!(
         out,
@@ -216,4 +403,59 @@ fn write_idle(out: &mut String, idle: &IdleMemory) {
         idle.rss_after_bytes,
         idle.bytes_per_connection
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(delivered: u64, closed_by_server: bool, client_dropped: u64) -> SubscriberOutcome {
+        SubscriberOutcome {
+            delivered,
+            closed_by_server,
+            client_dropped,
+            client_slow_consumer_events: 0,
+        }
+    }
+
+    #[test]
+    fn splits_fan_out_losses_per_subscriber() {
+        let subs = [
+            sub(100, false, 0),
+            sub(60, true, 10),
+            sub(90, false, 4),
+            sub(97, false, 0),
+        ];
+        let split = LostSplit::new(Delivery::EverySubscriber, 100, &subs);
+        assert_eq!(
+            split,
+            LostSplit {
+                server_closed: 30,
+                client_dropped: 14,
+                unexplained: 6 + 3,
+            }
+        );
+    }
+
+    #[test]
+    fn splits_a_queue_groups_loss_as_a_whole() {
+        let subs = [sub(40, true, 0), sub(50, false, 3)];
+        let split = LostSplit::new(Delivery::OneMember, 100, &subs);
+        assert_eq!(
+            (split.server_closed, split.client_dropped, split.unexplained),
+            (7, 3, 0)
+        );
+        let healthy = [sub(40, false, 0), sub(50, false, 3)];
+        let split = LostSplit::new(Delivery::OneMember, 100, &healthy);
+        assert_eq!(
+            (split.server_closed, split.client_dropped, split.unexplained),
+            (0, 3, 7)
+        );
+    }
+
+    #[test]
+    fn counts_duplicates_as_negative_unexplained() {
+        let split = LostSplit::new(Delivery::EverySubscriber, 10, &[sub(12, false, 0)]);
+        assert_eq!(split.unexplained, -2);
+    }
 }
